@@ -1,0 +1,225 @@
+/**
+ * `npm run bench:bundle`: bundle export and import throughput against plain
+ * `tar` of the same files, in one run.
+ *
+ * Builds a disk store (src/storage/disk.ts) of BENCH_VERSIONS module versions
+ * (default 200) whose zips total about BENCH_MB (default 350) — mostly random
+ * (incompressible) bytes plus some Go-like text — with the test helper that
+ * stores versions the way the proxy does. Then, BENCH_REPS times (default 3),
+ * alternating which side goes first:
+ *   (a) goark exportBundle (--all, plain tar) vs `tar -cf` of the store tree;
+ *   (b) goark importBundle into an empty store vs `tar -xf` of the plain tar
+ *       into an empty directory.
+ * goark runs through the library in a fresh child process (this file, mode
+ * `child`); its time is measured inside the child around the call (tsx start-up
+ * excluded; the child's wall time is printed too) and its peak RSS is the
+ * child's getrusage maxrss. tar's time is its process wall time. Throughput is
+ * the store's payload bytes (all files of the store tree) over the time, the
+ * same numerator for both sides, so the ratio is tar time / goark time.
+ * Goal: goark/tar ≥ 0.5 for both. All temp dirs are removed at the end.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const HERE = fileURLToPath(import.meta.url);
+const ROOT = resolve(dirname(HERE), "..");
+
+interface ChildResult {
+  ms: number;
+  maxRssBytes: number;
+  detail: Record<string, number>;
+}
+
+async function child(mode: string, store: string, bundle: string): Promise<void> {
+  const { exportBundle } = await import("../src/bundle/export.ts");
+  const { importBundle } = await import("../src/bundle/import.ts");
+  const { DiskStorage } = await import("../src/storage/disk.ts");
+  const storage = await DiskStorage.open({ root: store });
+  const t0 = performance.now();
+  let detail: Record<string, number>;
+  if (mode === "export") {
+    const r = await exportBundle(storage, bundle, { select: { kind: "all" } });
+    detail = { versions: r.versions, files: r.files, bytes: r.bytes };
+  } else {
+    const r = await importBundle(storage, bundle);
+    detail = { added: r.added.length, rejected: r.rejected.length };
+  }
+  const ms = performance.now() - t0;
+  await storage.close();
+  const out: ChildResult = { ms, maxRssBytes: process.resourceUsage().maxRSS * 1024, detail };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+function run(cmd: string, args: string[], cwd = ROOT): Promise<{ ms: number; stdout: string }> {
+  return new Promise((res, rej) => {
+    const t0 = performance.now();
+    const p = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    p.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    p.on("error", rej);
+    p.on("close", (code) => {
+      const ms = performance.now() - t0;
+      if (code === 0) res({ ms, stdout });
+      else rej(new Error(`${cmd} ${args.join(" ")} exited ${code}`));
+    });
+  });
+}
+
+async function goark(mode: "export" | "import", store: string, bundle: string) {
+  const r = await run(process.execPath, ["--import", "tsx", HERE, "child", mode, store, bundle]);
+  const parsed = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as ChildResult;
+  return { ...parsed, wallMs: r.ms };
+}
+
+async function treeBytes(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  let files = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    bytes += (await stat(join(e.parentPath, e.name))).size;
+    files++;
+  }
+  return { bytes, files };
+}
+
+/** Go-like text, compressible, ~size bytes. */
+function text(pkg: string, i: number, size: number): string {
+  const lines = [`package ${pkg}\n`];
+  let n = 0;
+  for (let k = 0; n < size; k++) {
+    const l = `// F${k} returns the ${k}th value of file ${i}.\nfunc F${i}_${k}(x int) int { return x*${k} + ${i} }\n\n`;
+    lines.push(l);
+    n += l.length;
+  }
+  return lines.join("");
+}
+
+async function buildStore(dir: string, versions: number, totalMb: number): Promise<void> {
+  const { DiskStorage } = await import("../src/storage/disk.ts");
+  const { storeVersion } = await import("../test/helpers/stored-module.ts");
+  const storage = await DiskStorage.open({ root: dir });
+  const perVersion = Math.floor((totalMb * 1024 * 1024) / versions);
+  const modules = Math.max(1, Math.ceil(versions / 5));
+  for (let v = 0; v < versions; v++) {
+    const m = v % modules;
+    const module = `example.com/bench/mod${m}`;
+    const version = `v1.${Math.floor(v / modules)}.0`;
+    const pkg = `mod${m}`;
+    const files: Record<string, string | Uint8Array> = {
+      "go.mod": `module ${module}\n\ngo 1.19\n`,
+      [`${pkg}.go`]: text(pkg, 0, 8_000),
+    };
+    // ~90% random bytes in a few blobs, ~10% text in several files.
+    const textBytes = Math.floor(perVersion * 0.1);
+    for (let i = 1; i <= 8; i++) files[`src/f${i}.go`] = text(pkg, i, textBytes / 8);
+    const blobBytes = perVersion - textBytes;
+    for (let i = 0; i < 4; i++) files[`testdata/blob${i}.bin`] = randomBytes(Math.floor(blobBytes / 4));
+    await storeVersion(storage, { module, version, files });
+  }
+  await storage.close();
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+const mb = (bytes: number) => bytes / (1024 * 1024);
+const rate = (bytes: number, ms: number) => mb(bytes) / (ms / 1000);
+
+async function main(): Promise<void> {
+  const VERSIONS = Math.max(1, Number(process.env.BENCH_VERSIONS ?? 200));
+  const TOTAL_MB = Math.max(1, Number(process.env.BENCH_MB ?? 350));
+  const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
+  const work = await mkdtemp(join(tmpdir(), "goark-bench-bundle-"));
+  const cleanup = () => rm(work, { recursive: true, force: true });
+  process.on("SIGINT", () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+  try {
+    const store = join(work, "store");
+    const t0 = performance.now();
+    await buildStore(store, VERSIONS, TOTAL_MB);
+    const { bytes, files } = await treeBytes(store);
+    console.log(
+      `store: ${VERSIONS} versions, ${files} files, ${mb(bytes).toFixed(1)} MB (built in ${((performance.now() - t0) / 1000).toFixed(1)} s); ${REPS} reps`,
+    );
+
+    const ex = { goark: [] as number[], goarkWall: [] as number[], tar: [] as number[], rss: [] as number[] };
+    const im = { goark: [] as number[], goarkWall: [] as number[], tar: [] as number[], rss: [] as number[] };
+    let bundleSize = 0;
+    let tarSize = 0;
+    for (let rep = 0; rep < REPS; rep++) {
+      const bundle = join(work, "out.tar");
+      const plain = join(work, "plain.tar");
+      const gStore = join(work, "imported");
+      const tDir = join(work, "untarred");
+      const goarkExport = async () => {
+        const r = await goark("export", store, bundle);
+        ex.goark.push(r.ms);
+        ex.goarkWall.push(r.wallMs);
+        ex.rss.push(r.maxRssBytes);
+        bundleSize = (await stat(bundle)).size;
+      };
+      const tarCreate = async () => {
+        ex.tar.push((await run("tar", ["-cf", plain, "-C", store, "."])).ms);
+        tarSize = (await stat(plain)).size;
+      };
+      const goarkImport = async () => {
+        await mkdir(gStore);
+        const r = await goark("import", gStore, bundle);
+        im.goark.push(r.ms);
+        im.goarkWall.push(r.wallMs);
+        im.rss.push(r.maxRssBytes);
+        if (r.detail.added !== VERSIONS || r.detail.rejected !== 0) {
+          throw new Error(`import added ${r.detail.added}/${VERSIONS}, rejected ${r.detail.rejected}`);
+        }
+      };
+      const tarExtract = async () => {
+        await mkdir(tDir);
+        im.tar.push((await run("tar", ["-xf", plain, "-C", tDir])).ms);
+      };
+      // Alternate which side goes first, so page-cache and disk state favour neither.
+      const exportPair = rep % 2 === 0 ? [goarkExport, tarCreate] : [tarCreate, goarkExport];
+      for (const f of exportPair) await f();
+      const importPair = rep % 2 === 0 ? [goarkImport, tarExtract] : [tarExtract, goarkImport];
+      for (const f of importPair) await f();
+      console.log(
+        `rep ${rep + 1}: export goark ${ex.goark.at(-1)!.toFixed(0)} ms (child wall ${ex.goarkWall.at(-1)!.toFixed(0)}) / tar ${ex.tar.at(-1)!.toFixed(0)} ms; ` +
+          `import goark ${im.goark.at(-1)!.toFixed(0)} ms (child wall ${im.goarkWall.at(-1)!.toFixed(0)}) / tar ${im.tar.at(-1)!.toFixed(0)} ms`,
+      );
+      await Promise.all([bundle, plain, gStore, tDir].map((p) => rm(p, { recursive: true, force: true })));
+    }
+
+    console.log(
+      `\nbundle ${mb(bundleSize).toFixed(1)} MB, plain tar ${mb(tarSize).toFixed(1)} MB; throughput = ${mb(bytes).toFixed(1)} MB of store / median time`,
+    );
+    const report = (name: string, s: typeof ex) => {
+      const g = rate(bytes, median(s.goark));
+      const gw = rate(bytes, median(s.goarkWall));
+      const t = rate(bytes, median(s.tar));
+      const ratio = g / t;
+      console.log(
+        `${name}: goark ${g.toFixed(0)} MB/s (${gw.toFixed(0)} MB/s incl. child start-up), tar ${t.toFixed(0)} MB/s, ` +
+          `ratio ${ratio.toFixed(2)}× (goal ≥ 0.5×: ${ratio >= 0.5 ? "met" : "NOT met"}), goark peak RSS ${mb(Math.max(...s.rss)).toFixed(0)} MB`,
+      );
+    };
+    report("export", ex);
+    report("import", im);
+  } finally {
+    await cleanup();
+  }
+}
+
+if (process.argv[2] === "child") {
+  await child(process.argv[3]!, process.argv[4]!, process.argv[5]!);
+} else {
+  await main();
+}

@@ -1,0 +1,571 @@
+/**
+ * `goark import BUNDLE`: loads a bundle written by `goark export` into a
+ * store. The bundle is untrusted input:
+ * - bounded: the manifest's size and counts, each file's size by kind, tar
+ *   long headers (TarGuard), bytes after the archive's end;
+ * - strict: the manifest comes first, then exactly the files it lists, in
+ *   its order, each with the size it states; names are checked against the
+ *   store's key layout before use, so no entry can name a path outside it;
+ * - verified before anything becomes visible: every file is streamed into
+ *   the store's staging area while its sha256 is computed, and every
+ *   version's zip and go.mod pass the proxy's own checks and match the h1
+ *   the manifest states. Only when the whole bundle has been read and
+ *   checked does anything get committed.
+ *
+ * A bundle whose bytes contradict its manifest (truncated, tampered with) or
+ * that is not a goark bundle fails as a whole with a one-line error and
+ * leaves the store as it was. A version whose content is self-consistent but
+ * unacceptable (an invalid zip, a go.mod for another module, bytes that
+ * differ from what the store already holds, a checksum-database veto) is
+ * rejected on its own, with its reason; the others land.
+ *
+ * Crash safety: commits are atomic per file, and a version's files are
+ * committed .zip, .mod, then .info, so a version is "present" (has .info)
+ * only once all its files are; list files are rewritten last. kill -9 at
+ * any point leaves staged temp files (swept at the next open) and whole
+ * versions. Importing again completes an interrupted import; importing the
+ * same bundle twice changes nothing.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { basename } from "node:path";
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import type { Extract, Header } from "tar-stream";
+import tar from "tar-stream";
+import {
+  asGoarkError,
+  BadRequestError,
+  ChecksumMismatchError,
+  GoarkError,
+  NotFoundError,
+  TooLargeError,
+  UnsupportedError,
+} from "../errors.ts";
+import type { Staged, Storage } from "../storage/storage.ts";
+import { versionId } from "../store-ops/inventory.ts";
+import { rewriteVersionList } from "../store-ops/version-list.ts";
+import type { BundleExtension, ReceivedExtensionFile, VersionVerdict } from "./extension.ts";
+import {
+  type BundleManifest,
+  checkExtensionEntry,
+  EXTENSION_PREFIX,
+  MANIFEST_NAME,
+  MAX_MANIFEST_BYTES,
+  type ManifestFile,
+  type ManifestVersion,
+  parseManifest,
+} from "./manifest.ts";
+import { TarGuard } from "./tar-guard.ts";
+import { checkVersionFiles, type FileToCheck } from "./version-check.ts";
+
+export interface ImportOptions {
+  /** The bundle's name in messages and in the origin of imported files ("import:NAME"); the file name by default. */
+  name?: string;
+  extensions?: readonly BundleExtension[];
+  /** Called after each file commit (tests use it to interrupt an import at a chosen point). */
+  onCommit?: (key: string) => void | Promise<void>;
+}
+
+export interface ModuleVersionRef {
+  module: string;
+  version: string;
+}
+
+export interface ImportReport {
+  manifest: BundleManifest;
+  /** Versions of which this import stored at least one file. */
+  added: ModuleVersionRef[];
+  /** Versions whose carried files were all in the store already. */
+  present: ModuleVersionRef[];
+  rejected: (ModuleVersionRef & { reason: string })[];
+  filesCreated: number;
+  /** Bytes of the files this import stored. */
+  bytesCreated: number;
+  /** list files written or removed. */
+  listsUpdated: number;
+}
+
+interface PendingFile {
+  file: ManifestFile;
+  kind: "zip" | "mod" | "info";
+  /** Absent when the store already holds the same bytes. */
+  staged?: Staged;
+}
+
+interface PendingVersion {
+  mv: ManifestVersion;
+  files: PendingFile[];
+  reason?: string;
+}
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+/** The first bytes of stream, and a stream that still yields everything. */
+async function sniff(stream: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
+  const it = stream[Symbol.asyncIterator]();
+  const chunks: Buffer[] = [];
+  let len = 0;
+  while (len < n) {
+    const r = await it.next();
+    if (r.done) break;
+    chunks.push(r.value as Buffer);
+    len += (r.value as Buffer).length;
+  }
+  const head = Buffer.concat(chunks);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value as Buffer;
+    }
+  }
+  return { head, stream: Readable.from(all(), { objectMode: false }) };
+}
+
+/** The tar byte stream of a bundle: gzip is recognised by its magic number and undone. */
+export async function openBundleStream(input: string | Readable, name: string): Promise<Readable> {
+  let raw: Readable;
+  if (typeof input === "string") {
+    try {
+      const st = await stat(input);
+      if (!st.isFile()) throw new BadRequestError(`bundle ${input} is not a file`);
+    } catch (err) {
+      if (err instanceof GoarkError) throw err;
+      throw new NotFoundError(`bundle ${input} cannot be read: ${(err as Error).message}`, { cause: err });
+    }
+    raw = createReadStream(input, { highWaterMark: 1 << 20 });
+  } else {
+    raw = input;
+  }
+  const { head, stream } = await sniff(raw, 4);
+  if (head.length === 0) throw new BadRequestError(`bundle ${name} is empty`);
+  if (head.subarray(0, 4).equals(ZSTD_MAGIC)) {
+    throw new UnsupportedError(
+      `bundle ${name} is zstd-compressed; decompress it first (zstd -d) or export with --format tar.gz`,
+    );
+  }
+  if (head.subarray(0, 2).equals(GZIP_MAGIC)) {
+    const gunzip = createGunzip();
+    stream.on("error", (err) => gunzip.destroy(err));
+    gunzip.once("close", () => stream.destroy());
+    return stream.pipe(gunzip);
+  }
+  return stream;
+}
+
+/** One line for what the tar or gzip reader reported. */
+function readError(name: string, err: unknown): GoarkError {
+  if (err instanceof GoarkError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: string }).code;
+  if (/unexpected end/i.test(msg) || code === "Z_BUF_ERROR") {
+    return new BadRequestError(`bundle ${name} is truncated (${msg})`, { cause: err });
+  }
+  if (/invalid tar header|unknown format/i.test(msg)) {
+    return new BadRequestError(
+      `bundle ${name} is not a goark bundle (not a tar archive, or corrupt: ${msg})`,
+      { cause: err },
+    );
+  }
+  if (code?.startsWith("Z_"))
+    return new BadRequestError(`bundle ${name}: corrupt gzip data (${msg})`, { cause: err });
+  return asGoarkError(err);
+}
+
+/** Reads tar entries one at a time from a byte stream, through the guard. */
+class EntryReader {
+  readonly #extract: Extract;
+  readonly #source: Readable;
+  readonly #it: AsyncIterator<Readable & { header: Header }>;
+  readonly #feeding: Promise<void>;
+  #feedError: unknown;
+
+  constructor(source: Readable, name: string) {
+    this.#source = source;
+    this.#extract = tar.extract();
+    this.#it = this.#extract[Symbol.asyncIterator]() as AsyncIterator<Readable & { header: Header }>;
+    const guard = new TarGuard(name);
+    const extract = this.#extract;
+    this.#feeding = (async () => {
+      try {
+        for await (const chunk of source) {
+          guard.inspect(chunk as Buffer);
+          if (extract.destroyed) return;
+          if (!extract.write(chunk)) {
+            // Remove both listeners once either fires: one pair per backpressure
+            // wait would otherwise pile up on the extractor.
+            await new Promise<void>((r) => {
+              const done = () => {
+                extract.off("drain", done);
+                extract.off("close", done);
+                r();
+              };
+              extract.on("drain", done);
+              extract.on("close", done);
+            });
+          }
+        }
+        extract.end(undefined);
+      } catch (err) {
+        this.#feedError = err;
+        extract.destroy(err as Error);
+      }
+    })();
+  }
+
+  async next(): Promise<(Readable & { header: Header }) | undefined> {
+    try {
+      const r = await this.#it.next();
+      if (this.#feedError !== undefined) throw this.#feedError;
+      return r.done ? undefined : r.value;
+    } catch (err) {
+      throw this.#feedError ?? err;
+    }
+  }
+
+  /** Stops reading and releases the input (its file handle included). */
+  async close(): Promise<void> {
+    if (!this.#extract.destroyed) this.#extract.destroy();
+    this.#source.destroy();
+    await this.#feeding;
+  }
+}
+
+async function readSmall(entry: Readable, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let len = 0;
+  for await (const chunk of entry) {
+    len += (chunk as Buffer).length;
+    if (len > max) throw new TooLargeError(`bundle entry over ${max} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Streams an entry into staged (or nowhere) and returns its sha256 and size. */
+async function receive(
+  entry: Readable,
+  staged: Staged | undefined,
+): Promise<{ sha256: string; size: number }> {
+  const hash = createHash("sha256");
+  let size = 0;
+  const out = staged?.createWriteStream();
+  const failed = new Promise<never>((_, reject) => out?.once("error", reject));
+  failed.catch(() => undefined);
+  for await (const chunk of entry) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (out !== undefined && !out.write(chunk)) {
+      await Promise.race([new Promise<void>((r) => out.once("drain", () => r())), failed]);
+    }
+  }
+  if (out !== undefined) {
+    await Promise.race([new Promise<void>((r) => out.end(() => r())), failed]);
+  }
+  return { sha256: hash.digest("hex"), size };
+}
+
+function expectEntry(
+  name: string,
+  entry: (Readable & { header: Header }) | undefined,
+  file: ManifestFile,
+): Readable {
+  if (entry === undefined)
+    throw new BadRequestError(`bundle ${name} is truncated: it ends before ${file.key}`);
+  const h = entry.header;
+  if (h.name !== file.key) {
+    throw new BadRequestError(
+      `bundle ${name}: entry ${JSON.stringify(h.name)} where the manifest lists ${file.key} next`,
+    );
+  }
+  if (h.type !== "file")
+    throw new BadRequestError(`bundle ${name}: ${file.key} is a ${h.type}, not a regular file`);
+  if (h.size !== file.size) {
+    throw new ChecksumMismatchError(
+      `bundle ${name}: ${file.key} is ${h.size} bytes but the manifest says ${file.size}; the bundle is corrupt or was tampered with`,
+      { path: file.key },
+    );
+  }
+  return entry;
+}
+
+function tampered(
+  name: string,
+  file: ManifestFile,
+  got: { sha256: string; size: number },
+): ChecksumMismatchError {
+  const what =
+    got.size !== file.size
+      ? `${got.size} bytes, the manifest says ${file.size}`
+      : `sha256 ${got.sha256}, the manifest says ${file.sha256}`;
+  return new ChecksumMismatchError(
+    `bundle ${name}: ${file.key} has ${what}; the bundle is corrupt or was tampered with`,
+    {
+      path: file.key,
+    },
+  );
+}
+
+/** Reads only the manifest of a bundle (for `export --since-bundle OLD`). */
+export async function readBundleManifest(
+  input: string | Readable,
+  opts: { name?: string } = {},
+): Promise<BundleManifest> {
+  const name = opts.name ?? (typeof input === "string" ? basename(input) : "bundle");
+  const reader = new EntryReader(await openBundleStream(input, name), name);
+  try {
+    return await readManifestEntry(reader, name);
+  } catch (err) {
+    throw readError(name, err);
+  } finally {
+    await reader.close().catch(() => undefined);
+  }
+}
+
+async function readManifestEntry(reader: EntryReader, name: string): Promise<BundleManifest> {
+  const first = await reader.next();
+  if (first === undefined)
+    throw new BadRequestError(`bundle ${name} is not a goark bundle: it holds no files`);
+  if (first.header.name !== MANIFEST_NAME || first.header.type !== "file") {
+    throw new BadRequestError(
+      `bundle ${name} is not a goark bundle: its first entry is ${JSON.stringify(first.header.name)}, want ${MANIFEST_NAME}`,
+    );
+  }
+  if ((first.header.size ?? 0) > MAX_MANIFEST_BYTES) {
+    throw new TooLargeError(
+      `bundle ${name}: manifest of ${first.header.size} bytes is over the ${MAX_MANIFEST_BYTES}-byte limit`,
+    );
+  }
+  const data = await readSmall(first, MAX_MANIFEST_BYTES);
+  try {
+    return parseManifest(data);
+  } catch (err) {
+    const e = asGoarkError(err);
+    throw new GoarkError(e.code, `bundle ${name}: ${e.message}`, { cause: err });
+  }
+}
+
+export async function importBundle(
+  storage: Storage,
+  input: string | Readable,
+  opts: ImportOptions = {},
+): Promise<ImportReport> {
+  const name = opts.name ?? (typeof input === "string" ? basename(input) : "bundle");
+  const origin = `import:${name}`;
+  const pending: PendingVersion[] = [];
+  const extFiles = new Map<string, ReceivedExtensionFile[]>();
+  const extStaged: Staged[] = [];
+  let manifest: BundleManifest;
+  try {
+    const reader = new EntryReader(await openBundleStream(input, name), name);
+    try {
+      manifest = await readManifestEntry(reader, name);
+      await receiveVersions(storage, reader, manifest, name, origin, pending);
+      await receiveExtensionFiles(storage, reader, manifest, name, extFiles, extStaged);
+      const extra = await reader.next();
+      if (extra !== undefined) {
+        throw new BadRequestError(
+          `bundle ${name}: unexpected entry ${JSON.stringify(extra.header.name)} after the files the manifest lists`,
+        );
+      }
+    } catch (err) {
+      throw readError(name, err);
+    } finally {
+      await reader.close().catch(() => undefined);
+    }
+    await runChecks(storage, manifest, pending, extFiles, opts.extensions ?? []);
+    return await commitAll(storage, manifest, pending, extFiles, origin, opts);
+  } finally {
+    for (const p of pending) for (const f of p.files) await f.staged?.dispose();
+    for (const s of extStaged) await s.dispose();
+  }
+}
+
+async function receiveVersions(
+  storage: Storage,
+  reader: EntryReader,
+  manifest: BundleManifest,
+  name: string,
+  origin: string,
+  pending: PendingVersion[],
+): Promise<void> {
+  let index = 0;
+  for (const mv of manifest.versions) {
+    const pv: PendingVersion = { mv, files: [] };
+    pending.push(pv);
+    for (const kind of mv.files) {
+      const file = manifest.files[index++]!;
+      const entry = expectEntry(name, await reader.next(), file);
+      const existing = await storage.stat(file.key);
+      const same =
+        existing !== undefined && existing.meta.sha256 === file.sha256 && existing.size === file.size;
+      // Bytes the store already holds are only hashed (the bundle must still be intact), never staged.
+      const staged =
+        same || existing !== undefined || pv.reason !== undefined ? undefined : await storage.stage();
+      const pf: PendingFile = { file, kind };
+      if (staged !== undefined) pf.staged = staged;
+      pv.files.push(pf);
+      const got = await receive(entry, staged);
+      if (got.sha256 !== file.sha256 || got.size !== file.size) throw tampered(name, file, got);
+      if (existing !== undefined && !same) {
+        pv.reason ??= `the store already holds different bytes for ${file.key} (sha256 ${existing.meta.sha256}, the bundle's is ${file.sha256}); stored versions are immutable`;
+      }
+      if (same && kind === "zip" && existing.meta.h1 !== undefined && existing.meta.h1 !== mv.zipH1) {
+        pv.reason ??= `the manifest's zip hash ${mv.zipH1} differs from the stored zip's ${existing.meta.h1}`;
+      }
+    }
+    if (pv.reason === undefined) {
+      const toCheck: FileToCheck[] = [];
+      for (const f of pv.files)
+        if (f.staged !== undefined) toCheck.push({ kind: f.kind, path: f.staged.path });
+      try {
+        const expect: { zipH1?: string; modH1?: string } = {};
+        if (mv.zipH1 !== undefined) expect.zipH1 = mv.zipH1;
+        if (mv.modH1 !== undefined) expect.modH1 = mv.modH1;
+        await checkVersionFiles(mv.module, mv.version, toCheck, origin, expect);
+      } catch (err) {
+        pv.reason = asGoarkError(err).message;
+      }
+    }
+    if (pv.reason !== undefined) {
+      // Free the staging space now; the version will not land.
+      for (const f of pv.files) {
+        await f.staged?.dispose();
+        delete f.staged;
+      }
+    }
+  }
+}
+
+async function receiveExtensionFiles(
+  storage: Storage,
+  reader: EntryReader,
+  manifest: BundleManifest,
+  name: string,
+  out: Map<string, ReceivedExtensionFile[]>,
+  stagedList: Staged[],
+): Promise<void> {
+  for (const file of manifest.files) {
+    if (!file.key.startsWith(EXTENSION_PREFIX)) continue;
+    const entry = expectEntry(name, await reader.next(), file);
+    const { extension, path } = checkExtensionEntry(file.key);
+    const staged = await storage.stage();
+    stagedList.push(staged);
+    const got = await receive(entry, staged);
+    if (got.sha256 !== file.sha256 || got.size !== file.size) throw tampered(name, file, got);
+    const list = out.get(extension) ?? [];
+    list.push({ path, size: file.size, sha256: file.sha256, localPath: staged.path });
+    out.set(extension, list);
+  }
+}
+
+async function runChecks(
+  storage: Storage,
+  manifest: BundleManifest,
+  pending: PendingVersion[],
+  extFiles: Map<string, ReceivedExtensionFile[]>,
+  extensions: readonly BundleExtension[],
+): Promise<void> {
+  for (const ext of extensions) {
+    if (ext.checkImport === undefined) continue;
+    const accepted = pending.filter((p) => p.reason === undefined);
+    const verdicts: Map<string, VersionVerdict> | undefined = await ext.checkImport({
+      storage,
+      manifest,
+      section: manifest.extensions[ext.name],
+      files: extFiles.get(ext.name) ?? [],
+      versions: accepted.map((p) => p.mv),
+    });
+    if (verdicts === undefined) continue;
+    for (const p of accepted) {
+      const reason = verdicts.get(versionId(p.mv.module, p.mv.version));
+      if (reason === undefined) continue;
+      p.reason = `${ext.name}: ${reason}`;
+      for (const f of p.files) {
+        await f.staged?.dispose();
+        delete f.staged;
+      }
+    }
+  }
+}
+
+async function commitAll(
+  storage: Storage,
+  manifest: BundleManifest,
+  pending: PendingVersion[],
+  extFiles: Map<string, ReceivedExtensionFile[]>,
+  origin: string,
+  opts: ImportOptions,
+): Promise<ImportReport> {
+  const report: ImportReport = {
+    manifest,
+    added: [],
+    present: [],
+    rejected: [],
+    filesCreated: 0,
+    bytesCreated: 0,
+    listsUpdated: 0,
+  };
+  const touchedModules = new Set<string>();
+  const landed: ManifestVersion[] = [];
+  for (const p of pending) {
+    const ref = { module: p.mv.module, version: p.mv.version };
+    if (p.reason !== undefined) {
+      report.rejected.push({ ...ref, reason: p.reason });
+      continue;
+    }
+    let created = 0;
+    try {
+      // Files are in commit order (zip, mod, info): the version becomes present with its last file.
+      for (const f of p.files) {
+        if (f.staged === undefined) continue;
+        const meta: { origin: string; sha256: string; size: number; h1?: string } = {
+          origin,
+          sha256: f.file.sha256,
+          size: f.file.size,
+        };
+        if (f.kind === "zip" && p.mv.zipH1 !== undefined) meta.h1 = p.mv.zipH1;
+        if (f.kind === "mod" && p.mv.modH1 !== undefined) meta.h1 = p.mv.modH1;
+        const r = await storage.commitStaged(f.file.key, f.staged, meta);
+        delete f.staged;
+        if (r.created) {
+          created++;
+          report.filesCreated++;
+          report.bytesCreated += f.file.size;
+        }
+        await opts.onCommit?.(f.file.key);
+      }
+    } catch (err) {
+      // Another writer stored different bytes meanwhile: this version cannot land; others still may.
+      if (err instanceof GoarkError && err.code === "CHECKSUM_MISMATCH") {
+        report.rejected.push({ ...ref, reason: err.message });
+        continue;
+      }
+      throw err;
+    }
+    landed.push(p.mv);
+    (created > 0 ? report.added : report.present).push(ref);
+    // Also for versions already present: an earlier, interrupted import may have stored them without their list.
+    touchedModules.add(p.mv.module);
+  }
+  // Last: a list names only versions whose files are all in place. Unchanged lists are not rewritten.
+  for (const module of [...touchedModules].sort()) {
+    const outcome = await rewriteVersionList(storage, module, { mergeForeign: true });
+    if (outcome === "written" || outcome === "removed") report.listsUpdated++;
+  }
+  for (const ext of opts.extensions ?? []) {
+    await ext.afterImport?.({
+      storage,
+      manifest,
+      section: manifest.extensions[ext.name],
+      files: extFiles.get(ext.name) ?? [],
+      versions: pending.filter((p) => p.reason === undefined).map((p) => p.mv),
+      landed,
+    });
+  }
+  return report;
+}

@@ -1,0 +1,274 @@
+/**
+ * Running the `git` command line safely: an environment built from an
+ * allow-list (no inherited GIT_* variables, no system config, an empty global
+ * config unless the operator opts in), configuration passed through
+ * GIT_CONFIG_COUNT (so values such as tokens never appear in `ps`), hooks
+ * off, a protocol allow-list, no prompts of any kind, and on every spawn a
+ * deadline, an output cap and an AbortSignal. The whole process group is
+ * killed on timeout, so helpers such as git-remote-https or ssh go too.
+ */
+import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { GoarkError, TimeoutError, TooLargeError, UpstreamError } from "../../errors.ts";
+
+/** Schemes git may ever use for a remote; which one a repository gets is decided per remote. */
+export type GitScheme = "https" | "http" | "ssh" | "git" | "file";
+
+export interface GitEnvironmentOptions {
+  /** The environment to take proxy variables, HOME, SSH_AUTH_SOCK and PATH from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Read ~/.gitconfig (credential helpers, url rewrites of the operator's own). Default false: an empty global config. */
+  useGlobalConfig?: boolean;
+  /** Extra configuration, e.g. {"credential.helper": "store --file=/etc/goark/git-credentials"}. */
+  config?: Record<string, string>;
+  /** Extra configuration as ordered entries, for multi-valued keys such as credential.helper. */
+  configEntries?: readonly [string, string][];
+  /** The ssh command (default `ssh -o BatchMode=yes -o ConnectTimeout=30`). */
+  sshCommand?: string;
+}
+
+const PASSED_THROUGH = [
+  "PATH",
+  "HOME",
+  "TMPDIR",
+  "SSH_AUTH_SOCK",
+  "HTTP_PROXY",
+  "http_proxy",
+  "HTTPS_PROXY",
+  "https_proxy",
+  "NO_PROXY",
+  "no_proxy",
+  "ALL_PROXY",
+  "all_proxy",
+  "GIT_SSL_CAINFO",
+  "GIT_SSL_CAPATH",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+] as const;
+
+/** Configuration every git run gets; later entries (per-call) override earlier ones. */
+const SAFE_CONFIG: [string, string][] = [
+  ["core.hooksPath", "/dev/null"],
+  ["core.fsmonitor", "false"],
+  ["core.askPass", ""],
+  ["credential.interactive", "never"],
+  ["protocol.allow", "never"],
+  ["submodule.recurse", "false"],
+  ["fetch.recurseSubmodules", "false"],
+  ["gc.auto", "0"],
+  ["maintenance.auto", "false"],
+  ["init.defaultBranch", "main"],
+  ["log.showSignature", "false"],
+  ["advice.detachedHead", "false"],
+  // A transfer that moves less than 1 KiB/s for a minute is a hung server.
+  ["http.lowSpeedLimit", "1024"],
+  ["http.lowSpeedTime", "60"],
+];
+
+/** A prepared environment for git runs; secrets live only in `env`. */
+export interface GitEnvironment {
+  readonly env: NodeJS.ProcessEnv;
+  /** The config entries, for building per-remote variants. */
+  readonly config: readonly [string, string][];
+}
+
+/** Builds the base environment for every git process goark starts. */
+export function gitEnvironment(opts: GitEnvironmentOptions = {}): GitEnvironment {
+  const from = opts.env ?? process.env;
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of PASSED_THROUGH) {
+    const v = from[k];
+    if (v !== undefined) env[k] = v;
+  }
+  env.PATH ??= "/usr/local/bin:/usr/bin:/bin";
+  env.LC_ALL = "C";
+  env.LANGUAGE = "C";
+  env.GIT_CONFIG_NOSYSTEM = "1";
+  if (!opts.useGlobalConfig) env.GIT_CONFIG_GLOBAL = "/dev/null";
+  env.GIT_TERMINAL_PROMPT = "0";
+  env.GCM_INTERACTIVE = "never";
+  env.GIT_SSH_COMMAND = opts.sshCommand ?? "ssh -o BatchMode=yes -o ConnectTimeout=30";
+  const config: [string, string][] = [
+    ...SAFE_CONFIG,
+    ...Object.entries(opts.config ?? {}),
+    ...(opts.configEntries ?? []),
+  ];
+  return { env, config };
+}
+
+/**
+ * The environment for one run: the base, the protocols allowed for this
+ * remote (nothing else), and extra per-remote configuration such as an
+ * Authorization header scoped to the remote's URL.
+ */
+export function runEnvironment(
+  base: GitEnvironment,
+  allow: readonly GitScheme[],
+  extra: readonly [string, string][] = [],
+): NodeJS.ProcessEnv {
+  const entries: [string, string][] = [...base.config];
+  for (const s of allow) entries.push([`protocol.${s}.allow`, "always"]);
+  entries.push(...extra);
+  const env: NodeJS.ProcessEnv = { ...base.env };
+  // Older gits honour only this variable; it is a strict allow-list too.
+  env.GIT_ALLOW_PROTOCOL = allow.length === 0 ? "none-allowed" : allow.join(":");
+  env.GIT_CONFIG_COUNT = String(entries.length);
+  entries.forEach(([k, v], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = k;
+    env[`GIT_CONFIG_VALUE_${i}`] = v;
+  });
+  return env;
+}
+
+export interface GitRunOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Kill the process group after this long (default 10 minutes). */
+  timeoutMs?: number;
+  /** Most stdout bytes kept; more fails with TooLargeError (default 16 MiB). */
+  maxOutput?: number;
+  /** Write stdout to this file instead of memory (maxOutput still applies). */
+  stdoutFile?: string;
+  signal?: AbortSignal;
+  /** What the command is, for error messages (never includes secrets). */
+  what?: string;
+}
+
+export interface GitResult {
+  code: number;
+  stdout: Buffer;
+  /** The last few KiB of stderr. */
+  stderr: string;
+}
+
+const MAX_STDERR = 8 << 10;
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_MAX_OUTPUT = 16 << 20;
+
+/**
+ * Runs git with args and returns its exit code and output; a non-zero exit
+ * is not an error here (callers decide what it means). Spawn failures,
+ * timeouts, aborts and output over the cap are errors.
+ */
+export function runGit(args: readonly string[], opts: GitRunOptions): Promise<GitResult> {
+  const what = opts.what ?? `git ${args[0] ?? ""}`;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxOutput = opts.maxOutput ?? DEFAULT_MAX_OUTPUT;
+  return new Promise<GitResult>((resolve, reject) => {
+    if (opts.signal?.aborted) {
+      reject(abortReason(opts.signal, what));
+      return;
+    }
+    const child = spawn("git", args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      // Own process group, so a timeout kills git's helpers too.
+      detached: true,
+    });
+    const chunks: Buffer[] = [];
+    let outBytes = 0;
+    let stderr = "";
+    let failure: GoarkError | undefined;
+    const file = opts.stdoutFile === undefined ? undefined : createWriteStream(opts.stdoutFile);
+    let fileDone: Promise<void> = Promise.resolve();
+    if (file) {
+      fileDone = new Promise<void>((res, rej) => {
+        file.once("finish", res);
+        file.once("error", rej);
+      });
+    }
+
+    const kill = (err: GoarkError) => {
+      failure ??= err;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    const timer = setTimeout(
+      () => kill(new TimeoutError(`${what} did not finish within ${Math.round(timeoutMs / 1000)}s; stopped`)),
+      timeoutMs,
+    );
+    const onAbort = () => kill(abortReason(opts.signal, what));
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+
+    child.stdout.on("data", (chunk: Buffer) => {
+      outBytes += chunk.length;
+      if (outBytes > maxOutput) {
+        kill(new TooLargeError(`${what} produced more than ${maxOutput} bytes; stopped`));
+        return;
+      }
+      if (file) {
+        if (!file.write(chunk)) {
+          child.stdout.pause();
+          file.once("drain", () => child.stdout.resume());
+        }
+      } else {
+        chunks.push(chunk);
+      }
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString("utf8");
+      if (stderr.length > MAX_STDERR) stderr = stderr.slice(-MAX_STDERR);
+    });
+    child.once("error", (err) => {
+      failure ??= new UpstreamError(`${what}: cannot run git: ${err.message}`, { cause: err });
+    });
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener("abort", onAbort);
+      file?.end();
+      fileDone.then(
+        () => {
+          if (failure) reject(failure);
+          else resolve({ code: code ?? -1, stdout: Buffer.concat(chunks), stderr });
+        },
+        (err: unknown) =>
+          reject(
+            failure ??
+              new UpstreamError(`${what}: writing output failed: ${(err as Error).message}`, { cause: err }),
+          ),
+      );
+    });
+  });
+}
+
+function abortReason(signal: AbortSignal | undefined, what: string): GoarkError {
+  const reason: unknown = signal?.reason;
+  if (reason instanceof GoarkError) return reason;
+  return new UpstreamError(`${what}: cancelled`, { cause: reason });
+}
+
+/** The first line of git's complaint, without userinfo in any URL it quotes. */
+export function gitComplaint(stderr: string): string {
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !l.startsWith("hint:"));
+  const fatal = lines.find((l) => l.startsWith("fatal:") || l.startsWith("error:")) ?? lines[0] ?? "";
+  return redactSecrets(fatal.length > 300 ? `${fatal.slice(0, 300)}…` : fatal);
+}
+
+/**
+ * For a remote of an insecure (GOINSECURE-matched) module: TLS certificate
+ * checks off for that remote's URL only, as the go command's insecure mode
+ * does; nothing for other modules or non-https remotes.
+ */
+export function insecureTlsConfig(remote: string, insecure: boolean): [string, string][] {
+  if (!insecure) return [];
+  let url: URL;
+  try {
+    url = new URL(remote);
+  } catch {
+    return [];
+  }
+  if (url.protocol !== "https:") return [];
+  return [[`http.https://${url.host}${url.pathname}.sslVerify`, "false"]];
+}
+
+/** Removes user:password@ from URLs in text. */
+export function redactSecrets(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, "$1");
+}

@@ -1,0 +1,758 @@
+/**
+ * The embedded default store: a directory in the go command's download-cache
+ * layout (src/storage/keys.ts), so it is itself a valid GOPROXY=file:// tree.
+ *
+ * On disk, beside each artefact `K`, a one-line JSON record `K.meta`
+ * (sha256, size, h1, origin, fetchedAt, lastAccess). The tree is the truth:
+ * a missing or unreadable record is rebuilt from the bytes (origin "unknown",
+ * fetchedAt = file mtime), so a plain go download cache opens as is.
+ * Temporary files live in `<root>/.tmp/`, named `<host>-<pid>-<random>.<use>`.
+ *
+ * Crash safety (kill -9 at any instant leaves nothing or a complete artefact):
+ * - bytes go to a temp file, are hashed and checked, fsync-ed, then published
+ *   by link() (immutable keys: fails if present, so two writers can never
+ *   replace each other's bytes, even across processes) or rename() (list,
+ *   @latest); then the record is written (temp + fsync + rename) and the
+ *   directory fsync-ed. Replacing a mutable key first removes its old record,
+ *   so a crash leaves an artefact without a record (rebuilt), never a record
+ *   describing other bytes.
+ * - For immutable keys a record is only ever written for the bytes it
+ *   describes, so a record that contradicts its artefact means corruption:
+ *   the artefact is removed (and will be fetched and verified again).
+ * - sweep() removes temp files of dead writers (same host: pid gone; other
+ *   hosts sharing the tree: older than a day).
+ *
+ * Hot path: the index (key → meta) and a byte-bounded LRU of small artefacts
+ * live in memory; a known key's stat/getBytes is a Map lookup. A key is loaded
+ * lazily on first use (stat + read record; small artefacts are also read and
+ * hashed, so they are verified for free), so start-up costs nothing however
+ * many artefacts the tree holds. Misses are not cached: another process
+ * sharing the tree may have written the key since.
+ *
+ * Access times are kept in memory and written in batches, and only when they
+ * moved by more than accessGranularityMs, so reads never cause writes.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { Dirent } from "node:fs";
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { GoarkError, StorageError } from "../errors.ts";
+import {
+  buildMeta,
+  copyMeta,
+  type Digest,
+  formatMetaRecord,
+  hashFile,
+  immutableConflict,
+  keyDetails,
+  parseMetaRecord,
+  sameDigest,
+  sha256Hex,
+} from "./artefact-meta.ts";
+import { ByteLru } from "./byte-lru.ts";
+import { checkKey, checkKeyPrefix, isImmutableKey, META_SUFFIX } from "./keys.ts";
+import { StagedFile } from "./staged-file.ts";
+import type {
+  ArtefactMeta,
+  CommitResult,
+  PutMeta,
+  ReadRange,
+  Staged,
+  StatResult,
+  Storage,
+  StoreUsage,
+  SweepOptions,
+  SweepReport,
+} from "./storage.ts";
+
+export interface DiskStorageOptions {
+  root: string;
+  /** Bytes of small artefacts kept in memory. Default 64 MiB. */
+  memoryBytes?: number;
+  /** Artefacts up to this size are cached in memory and hashed when first loaded. Default 1 MiB. */
+  smallObjectMax?: number;
+  /** Buffer size of openRead streams. Default 1 MiB. */
+  readBufferSize?: number;
+  /** How often pending access times are written. Default 60 s. */
+  accessFlushMs?: number;
+  /** An access time is written only when it moved by at least this much. Default 1 h. */
+  accessGranularityMs?: number;
+  /** Temp files of other hosts sharing the tree are swept after this age. Default 24 h. */
+  foreignTempMaxAgeMs?: number;
+}
+
+interface IndexEntry {
+  meta: ArtefactMeta;
+  /** lastAccess as last written to the record. */
+  persistedAccess: number;
+}
+
+type LoadOutcome = "loaded" | "rebuilt" | "removed" | "absent";
+
+interface LoadMode {
+  /** Hash large artefacts too (deep sweep with verifyHashes). */
+  verifyLarge: boolean;
+  /** Keep small artefacts read during the load in the LRU. */
+  cache: boolean;
+}
+
+const TMP_DIR = ".tmp";
+/** link() errors that mean "this file system has no hard links". */
+const LINKLESS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
+const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
+const TEMP_NAME = /^([0-9a-f]{8})-(\d+)-[0-9a-f]+\.[a-z-]+$/;
+
+function errCode(err: unknown): string | undefined {
+  return typeof err === "object" && err !== null && "code" in err ? String(err.code) : undefined;
+}
+
+function isMissing(err: unknown): boolean {
+  const code = errCode(err);
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: alive, owned by someone else.
+    return errCode(err) === "EPERM";
+  }
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export class DiskStorage implements Storage {
+  readonly name: string;
+  readonly root: string;
+  readonly #tmp: string;
+  readonly #index = new Map<string, IndexEntry>();
+  readonly #lru: ByteLru;
+  readonly #smallMax: number;
+  readonly #readBuffer: number;
+  readonly #flushMs: number;
+  readonly #granularity: number;
+  readonly #foreignTempAge: number;
+  readonly #locks = new Map<string, Promise<void>>();
+  readonly #live = new Set<StagedFile>();
+  readonly #dirtyAccess = new Set<string>();
+  #flushTimer: NodeJS.Timeout | undefined;
+  /** Running totals, known after the first walk (totalSize/usage or a deep sweep). */
+  #total: number | undefined;
+  #objects: number | undefined;
+
+  private constructor(opts: DiskStorageOptions) {
+    this.root = resolve(opts.root);
+    this.name = `disk:${this.root}`;
+    this.#tmp = join(this.root, TMP_DIR);
+    this.#lru = new ByteLru(opts.memoryBytes ?? 64 << 20);
+    this.#smallMax = opts.smallObjectMax ?? 1 << 20;
+    this.#readBuffer = opts.readBufferSize ?? 1 << 20;
+    this.#flushMs = opts.accessFlushMs ?? 60_000;
+    this.#granularity = opts.accessGranularityMs ?? 3_600_000;
+    this.#foreignTempAge = opts.foreignTempMaxAgeMs ?? 86_400_000;
+  }
+
+  /** Opens (creating if needed) the store at opts.root. Call sweep() before serving. */
+  static async open(opts: DiskStorageOptions): Promise<DiskStorage> {
+    const store = new DiskStorage(opts);
+    try {
+      await mkdir(store.#tmp, { recursive: true });
+    } catch (err) {
+      throw new StorageError(`cannot create store directory ${store.#tmp}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return store;
+  }
+
+  #path(key: string): string {
+    return join(this.root, key);
+  }
+
+  #tempPath(use: string): string {
+    return join(this.#tmp, `${HOST_TAG}-${process.pid}-${randomBytes(8).toString("hex")}.${use}`);
+  }
+
+  #ioError(op: string, key: string, err: unknown): GoarkError {
+    if (err instanceof GoarkError) return err;
+    const msg = err instanceof Error ? err.message : String(err);
+    return new StorageError(`${op} ${key} in ${this.root}: ${msg}`, { ...keyDetails(key), cause: err });
+  }
+
+  async #withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const tail = prev.then(() => mine);
+    this.#locks.set(key, tail);
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#locks.get(key) === tail) this.#locks.delete(key);
+    }
+  }
+
+  /** The index entry, loading it from disk (under the key's lock) on a miss. */
+  async #entry(key: string): Promise<IndexEntry | undefined> {
+    const hit = this.#index.get(key);
+    if (hit !== undefined) return hit;
+    return this.#withLock(key, async () => {
+      const again = this.#index.get(key);
+      if (again !== undefined) return again;
+      return (await this.#load(key, { verifyLarge: false, cache: true })).entry;
+    });
+  }
+
+  /**
+   * Reads key's artefact and record from disk into the index; caller holds the
+   * key's lock. Rebuilds a missing record (and a stale one of a replaceable
+   * key); removes an immutable artefact its record contradicts.
+   */
+  async #load(key: string, mode: LoadMode): Promise<{ entry?: IndexEntry; outcome: LoadOutcome }> {
+    const path = this.#path(key);
+    try {
+      let st: Awaited<ReturnType<typeof stat>>;
+      try {
+        st = await stat(path);
+      } catch (err) {
+        if (isMissing(err)) return { outcome: "absent" };
+        throw err;
+      }
+      if (!st.isFile()) return { outcome: "absent" };
+      let recorded: ArtefactMeta | undefined;
+      try {
+        recorded = parseMetaRecord(await readFile(path + META_SUFFIX, "utf8"));
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+      }
+      const immutable = isImmutableKey(key);
+      let data: Buffer | undefined;
+      let actual: Digest | undefined;
+      if (st.size <= this.#smallMax) {
+        data = await readFile(path);
+        actual = { sha256: sha256Hex(data), size: data.length };
+      } else if (mode.verifyLarge || recorded === undefined || recorded.size !== st.size) {
+        actual = await hashFile(path);
+      }
+      let outcome: LoadOutcome = "loaded";
+      let meta = recorded;
+      const agrees =
+        recorded !== undefined &&
+        (actual === undefined ? recorded.size === st.size : sameDigest(recorded, actual));
+      if (!agrees) {
+        if (recorded !== undefined && immutable) {
+          await this.#removeFiles(key);
+          return { outcome: "removed" };
+        }
+        const d = actual ?? (await hashFile(path));
+        meta = {
+          sha256: d.sha256,
+          size: d.size,
+          origin: recorded?.origin ?? "unknown",
+          fetchedAt: Math.floor(st.mtimeMs),
+        };
+        // Best effort: an unwritable record is rebuilt again next time.
+        await this.#writeRecord(path, meta, false).catch(() => undefined);
+        outcome = "rebuilt";
+      }
+      const entry: IndexEntry = { meta: meta!, persistedAccess: meta!.lastAccess ?? 0 };
+      this.#index.set(key, entry);
+      if (data !== undefined && mode.cache) this.#lru.set(key, data);
+      return { entry, outcome };
+    } catch (err) {
+      throw this.#ioError("loading", key, err);
+    }
+  }
+
+  /** Writes K.meta via a temp file and rename (fsync-ed when durable). */
+  async #writeRecord(artefactPath: string, meta: ArtefactMeta, durable: boolean): Promise<void> {
+    const tmp = this.#tempPath("meta");
+    try {
+      const fh = await open(tmp, "wx");
+      try {
+        await fh.writeFile(formatMetaRecord(meta));
+        if (durable) await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, artefactPath + META_SUFFIX);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Removes record then artefact (a crash in between leaves an artefact whose record is rebuilt). */
+  async #removeFiles(key: string): Promise<boolean> {
+    const path = this.#path(key);
+    let size = this.#index.get(key)?.meta.size;
+    this.#index.delete(key);
+    this.#lru.delete(key);
+    this.#dirtyAccess.delete(key);
+    await rm(path + META_SUFFIX, { force: true });
+    if (size === undefined && this.#total !== undefined) {
+      size = await lstat(path).then(
+        (s) => s.size,
+        () => 0,
+      );
+    }
+    try {
+      await rm(path);
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+    if (this.#total !== undefined) this.#total -= size ?? 0;
+    if (this.#objects !== undefined) this.#objects--;
+    return true;
+  }
+
+  // Hot paths look the key up before validating it: only validated keys ever enter the index.
+  async stat(key: string): Promise<StatResult | undefined> {
+    let e = this.#index.get(key);
+    if (e === undefined) {
+      checkKey(key);
+      e = await this.#entry(key);
+    }
+    return e === undefined ? undefined : { size: e.meta.size, meta: copyMeta(e.meta) };
+  }
+
+  /** The artefact's bytes; small ones come from memory and are shared, so treat them as read-only. */
+  async getBytes(key: string): Promise<Buffer | undefined> {
+    // The LRU only ever holds indexed (so validated) keys.
+    const cached = this.#lru.get(key);
+    if (cached !== undefined) return cached;
+    if (!this.#index.has(key)) checkKey(key);
+    return this.#getBytes(key, true);
+  }
+
+  async #getBytes(key: string, retry: boolean): Promise<Buffer | undefined> {
+    const e = this.#index.get(key) ?? (await this.#entry(key));
+    if (e === undefined) return undefined;
+    const again = this.#lru.get(key);
+    if (again !== undefined) return again;
+    let data: Buffer;
+    try {
+      data = await readFile(this.#path(key));
+    } catch (err) {
+      if (!isMissing(err)) throw this.#ioError("reading", key, err);
+      // Removed behind our back (prune by another process).
+      this.#index.delete(key);
+      return undefined;
+    }
+    if (data.length !== e.meta.size) {
+      if (!retry)
+        throw this.#ioError("reading", key, new Error(`size ${data.length} differs from its record`));
+      // Replaced by another process sharing the tree: reload it properly.
+      this.#index.delete(key);
+      return this.#getBytes(key, false);
+    }
+    if (data.length <= this.#smallMax) this.#lru.set(key, data);
+    return data;
+  }
+
+  async openRead(key: string, range: ReadRange = {}): Promise<Readable | undefined> {
+    const cached = this.#lru.get(key);
+    if (cached !== undefined) {
+      const end = Math.min(range.end ?? cached.length - 1, cached.length - 1);
+      return Readable.from([cached.subarray(range.start ?? 0, end + 1)], { objectMode: false });
+    }
+    if (!this.#index.has(key)) checkKey(key);
+    const e = this.#index.get(key) ?? (await this.#entry(key));
+    if (e === undefined) return undefined;
+    let fh: Awaited<ReturnType<typeof open>>;
+    try {
+      fh = await open(this.#path(key), "r");
+    } catch (err) {
+      if (!isMissing(err)) throw this.#ioError("opening", key, err);
+      this.#index.delete(key);
+      this.#lru.delete(key);
+      return undefined;
+    }
+    const opts: { highWaterMark: number; start?: number; end?: number } = { highWaterMark: this.#readBuffer };
+    if (range.start !== undefined) opts.start = range.start;
+    if (range.end !== undefined) opts.end = range.end;
+    // The stream owns the handle and closes it at end, error or destroy.
+    return fh.createReadStream(opts);
+  }
+
+  localPath(key: string): string | undefined {
+    checkKey(key);
+    return this.#path(key);
+  }
+
+  async putBytes(key: string, data: Uint8Array, put: PutMeta): Promise<CommitResult> {
+    checkKey(key);
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const digest: Digest = { sha256: sha256Hex(buf), size: buf.length };
+    const meta = buildMeta(key, digest, put);
+    const known = isImmutableKey(key) ? (this.#index.get(key) ?? (await this.#entry(key))) : undefined;
+    if (known !== undefined) {
+      // An immutable artefact already stored: nothing to write.
+      if (!sameDigest(known.meta, digest)) throw immutableConflict(key, known.meta, digest);
+      return { created: false, meta: copyMeta(known.meta) };
+    }
+    const tmp = this.#tempPath("put");
+    try {
+      const fh = await open(tmp, "wx");
+      try {
+        await fh.writeFile(buf);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      // Copy for the LRU: the caller may reuse its buffer.
+      const cache = buf.length <= this.#smallMax ? Buffer.from(buf) : undefined;
+      return await this.#publish(key, tmp, meta, cache);
+    } catch (err) {
+      throw this.#ioError("writing", key, err);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async stage(): Promise<Staged> {
+    const path = this.#tempPath("stage");
+    try {
+      await writeFile(path, "", { flag: "wx" });
+    } catch (err) {
+      throw new StorageError(`cannot create a staged file in ${this.#tmp}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const file = new StagedFile(path, this, (f) => this.#live.delete(f));
+    this.#live.add(file);
+    return file;
+  }
+
+  async commitStaged(key: string, staged: Staged, put: PutMeta): Promise<CommitResult> {
+    checkKey(key);
+    if (!(staged instanceof StagedFile) || staged.owner !== this || staged.settled) {
+      throw new StorageError(
+        `commit of ${key}: the staged file was not made by this store or was already used`,
+        {
+          ...keyDetails(key),
+        },
+      );
+    }
+    // Taken now, so a second commit of the same staged file fails instead of racing.
+    staged.markSettled();
+    try {
+      let digest = staged.writtenDigest;
+      if (digest !== undefined && (await stat(staged.path)).size !== digest.size) digest = undefined;
+      digest ??= await hashFile(staged.path);
+      const meta = buildMeta(key, digest, put);
+      await fsyncPath(staged.path);
+      return await this.#publish(key, staged.path, meta, undefined);
+    } catch (err) {
+      throw this.#ioError("committing", key, err);
+    } finally {
+      await rm(staged.path, { force: true });
+    }
+  }
+
+  /** Publishes a complete, fsync-ed temp file as key (see the header for the order of steps). */
+  async #publish(
+    key: string,
+    tmp: string,
+    meta: ArtefactMeta,
+    data: Buffer | undefined,
+  ): Promise<CommitResult> {
+    return this.#withLock(key, async () => {
+      const immutable = isImmutableKey(key);
+      const path = this.#path(key);
+      if (immutable) {
+        const existing =
+          this.#index.get(key) ?? (await this.#load(key, { verifyLarge: false, cache: false })).entry;
+        if (existing !== undefined) return this.#sameOrConflict(key, existing, meta);
+      }
+      const firstCreated = await mkdir(dirname(path), { recursive: true });
+      let oldSize = 0;
+      let replaced = false;
+      if (immutable) {
+        try {
+          await link(tmp, path);
+        } catch (err) {
+          const code = errCode(err) ?? "";
+          if (code === "EEXIST") return this.#commitLost(key, meta, err);
+          if (!LINKLESS.has(code)) throw err;
+          // A file system without hard links: check, then rename (racy only across processes).
+          if (await this.#exists(path)) return this.#commitLost(key, meta, err);
+          await rename(tmp, path);
+        }
+      } else {
+        if (this.#total !== undefined) {
+          const old = await lstat(path).catch(() => undefined);
+          oldSize = old?.size ?? 0;
+          replaced = old !== undefined;
+        }
+        this.#index.delete(key);
+        this.#lru.delete(key);
+        await rm(path + META_SUFFIX, { force: true });
+        await rename(tmp, path);
+      }
+      await this.#writeRecord(path, meta, true);
+      await this.#syncDirs(dirname(path), firstCreated);
+      this.#index.set(key, { meta, persistedAccess: 0 });
+      if (data !== undefined) this.#lru.set(key, data);
+      if (this.#total !== undefined) this.#total += meta.size - oldSize;
+      if (this.#objects !== undefined && !replaced) this.#objects++;
+      return { created: true, meta: copyMeta(meta) };
+    });
+  }
+
+  /** Another process published key between our check and our link: compare with what it stored. */
+  async #commitLost(key: string, offered: ArtefactMeta, err: unknown): Promise<CommitResult> {
+    const { entry } = await this.#load(key, { verifyLarge: true, cache: false });
+    if (entry === undefined) throw err;
+    return this.#sameOrConflict(key, entry, offered);
+  }
+
+  async #exists(path: string): Promise<boolean> {
+    try {
+      await lstat(path);
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  #sameOrConflict(key: string, existing: IndexEntry, offered: ArtefactMeta): CommitResult {
+    if (!sameDigest(existing.meta, offered)) throw immutableConflict(key, existing.meta, offered);
+    return { created: false, meta: copyMeta(existing.meta) };
+  }
+
+  /** fsyncs dir and, when mkdir created directories, each of them up to the first one's parent. */
+  async #syncDirs(dir: string, firstCreated: string | undefined): Promise<void> {
+    const dirs = [dir];
+    if (firstCreated !== undefined) {
+      let d = dir;
+      while (d !== firstCreated && d.length > this.root.length) {
+        d = dirname(d);
+        dirs.push(d);
+      }
+      dirs.push(dirname(firstCreated));
+    }
+    for (const d of dirs) await fsyncPath(d);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    checkKey(key);
+    return this.#withLock(key, async () => {
+      try {
+        const removed = await this.#removeFiles(key);
+        if (removed) await fsyncPath(dirname(this.#path(key))).catch(() => undefined);
+        return removed;
+      } catch (err) {
+        throw this.#ioError("deleting", key, err);
+      }
+    });
+  }
+
+  async *list(prefix: string): AsyncIterable<string> {
+    checkKeyPrefix(prefix);
+    const slash = prefix.lastIndexOf("/");
+    const base = prefix.slice(0, slash + 1);
+    const rest = prefix.slice(slash + 1);
+    for await (const { key, isMeta } of this.#walk(base, rest)) {
+      if (!isMeta) yield key;
+    }
+  }
+
+  /**
+   * Files under the key directory `base` ("" or ending in "/") whose first
+   * element starts with `first`; dot-names (.tmp) and names that cannot be
+   * keys (foreign files) are skipped.
+   */
+  async *#walk(base: string, first = ""): AsyncGenerator<{ key: string; isMeta: boolean }> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(join(this.root, base), { withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw this.#ioError("listing", base, err);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const ent of entries) {
+      if (ent.name.startsWith(".") || !ent.name.startsWith(first)) continue;
+      const key = base + ent.name;
+      if (ent.isDirectory()) {
+        yield* this.#walk(key + "/");
+      } else if (ent.isFile()) {
+        const isMeta = ent.name.endsWith(META_SUFFIX);
+        try {
+          checkKey(isMeta ? key.slice(0, -META_SUFFIX.length) : key);
+        } catch {
+          continue;
+        }
+        yield { key, isMeta };
+      }
+    }
+  }
+
+  touch(key: string): void {
+    const e = this.#index.get(key);
+    if (e === undefined) return;
+    const now = Date.now();
+    e.meta.lastAccess = now;
+    if (now - e.persistedAccess < this.#granularity) return;
+    this.#dirtyAccess.add(key);
+    if (this.#flushTimer === undefined) {
+      this.#flushTimer = setTimeout(() => {
+        this.#flushTimer = undefined;
+        void this.flushAccess().catch(() => undefined);
+      }, this.#flushMs);
+      this.#flushTimer.unref();
+    }
+  }
+
+  /** Writes pending access times now (also done by a timer and by close). */
+  async flushAccess(): Promise<void> {
+    const keys = [...this.#dirtyAccess];
+    this.#dirtyAccess.clear();
+    for (const key of keys) {
+      await this.#withLock(key, async () => {
+        const e = this.#index.get(key);
+        if (e === undefined) return;
+        const at = e.meta.lastAccess ?? 0;
+        // Not fsync-ed: losing an access time to a power cut is harmless.
+        await this.#writeRecord(this.#path(key), e.meta, false).catch(() => undefined);
+        e.persistedAccess = at;
+      });
+    }
+  }
+
+  async sweep(opts: SweepOptions = {}): Promise<SweepReport> {
+    const report: SweepReport = {
+      tempRemoved: 0,
+      scanned: 0,
+      removed: [],
+      metaRebuilt: 0,
+      orphanMetaRemoved: 0,
+    };
+    await this.#sweepTemps(report);
+    if (opts.deep) await this.#sweepTree(report, opts.verifyHashes === true);
+    return report;
+  }
+
+  async #sweepTemps(report: SweepReport): Promise<void> {
+    const live = new Set([...this.#live].map((f) => f.path));
+    let names: string[];
+    try {
+      names = await readdir(this.#tmp);
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw this.#ioError("sweeping", TMP_DIR, err);
+    }
+    const now = Date.now();
+    for (const name of names) {
+      const path = join(this.#tmp, name);
+      if (live.has(path)) continue;
+      const m = TEMP_NAME.exec(name);
+      let stale: boolean;
+      if (m !== null && m[1] === HOST_TAG) {
+        const pid = Number(m[2]);
+        // Our own pid: a leftover of a failed write of ours (live ones were skipped above).
+        stale = pid === process.pid || !processAlive(pid);
+      } else {
+        const st = await lstat(path).catch(() => undefined);
+        stale = st !== undefined && now - st.mtimeMs > this.#foreignTempAge;
+      }
+      if (!stale) continue;
+      await rm(path, { recursive: true, force: true });
+      report.tempRemoved++;
+    }
+  }
+
+  async #sweepTree(report: SweepReport, verifyHashes: boolean): Promise<void> {
+    let total = 0;
+    let objects = 0;
+    const metas: string[] = [];
+    for await (const { key, isMeta } of this.#walk("")) {
+      if (isMeta) {
+        metas.push(key);
+        continue;
+      }
+      report.scanned++;
+      const { entry, outcome } = await this.#withLock(key, async () => {
+        this.#index.delete(key);
+        this.#lru.delete(key);
+        return this.#load(key, { verifyLarge: verifyHashes, cache: false });
+      });
+      if (outcome === "removed") report.removed.push(key);
+      if (outcome === "rebuilt") report.metaRebuilt++;
+      if (entry !== undefined) {
+        total += entry.meta.size;
+        objects++;
+      }
+    }
+    for (const metaKey of metas) {
+      const path = join(this.root, metaKey);
+      const artefact = path.slice(0, -META_SUFFIX.length);
+      const exists = await lstat(artefact).then(
+        () => true,
+        () => false,
+      );
+      if (exists) continue;
+      await rm(path, { force: true });
+      report.orphanMetaRemoved++;
+    }
+    this.#total = total;
+    this.#objects = objects;
+  }
+
+  async totalSize(): Promise<number> {
+    return (await this.usage()).bytes;
+  }
+
+  async usage(): Promise<StoreUsage> {
+    if (this.#total !== undefined && this.#objects !== undefined) {
+      return { bytes: this.#total, objects: this.#objects };
+    }
+    let total = 0;
+    let objects = 0;
+    for await (const { key, isMeta } of this.#walk("")) {
+      if (isMeta) continue;
+      objects++;
+      const known = this.#index.get(key);
+      if (known !== undefined) {
+        total += known.meta.size;
+        continue;
+      }
+      total += await lstat(this.#path(key)).then(
+        (s) => s.size,
+        () => 0,
+      );
+    }
+    // A commit or delete that ran during the walk may have been missed; good enough for pruning and metrics.
+    if (this.#total === undefined || this.#objects === undefined) {
+      this.#total = total;
+      this.#objects = objects;
+    }
+    return { bytes: this.#total, objects: this.#objects };
+  }
+
+  async close(): Promise<void> {
+    if (this.#flushTimer !== undefined) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+    }
+    await this.flushAccess();
+  }
+}
