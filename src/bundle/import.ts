@@ -43,7 +43,7 @@ import {
   TooLargeError,
   UnsupportedError,
 } from "../errors.ts";
-import type { Staged, Storage } from "../storage/storage.ts";
+import type { CommitItem, PutMeta, Staged, Storage } from "../storage/storage.ts";
 import { versionId } from "../store-ops/inventory.ts";
 import { rewriteVersionList } from "../store-ops/version-list.ts";
 import type { BundleExtension, ReceivedExtensionFile, VersionVerdict } from "./extension.ts";
@@ -99,6 +99,9 @@ interface PendingVersion {
   files: PendingFile[];
   reason?: string;
 }
+
+/** List files rewritten at once at the end of an import. */
+const LIST_WRITERS = 8;
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
@@ -510,53 +513,76 @@ async function commitAll(
     bytesCreated: 0,
     listsUpdated: 0,
   };
+  // Two batches: every .zip and .mod, durable, then the .info files, which make versions present.
+  const accepted = pending.filter((p) => p.reason === undefined);
+  const created = new Map<PendingVersion, number>();
+  const failed = new Map<PendingVersion, string>();
+  const commitBatch = async (pick: (f: PendingFile) => boolean): Promise<void> => {
+    const owners: PendingVersion[] = [];
+    const items: CommitItem[] = [];
+    for (const p of accepted) {
+      for (const f of p.files) {
+        if (f.staged === undefined || !pick(f)) continue;
+        if (failed.has(p)) {
+          await f.staged.dispose();
+          delete f.staged;
+          continue;
+        }
+        const meta: PutMeta = { origin, sha256: f.file.sha256, size: f.file.size };
+        if (f.kind === "zip" && p.mv.zipH1 !== undefined) meta.h1 = p.mv.zipH1;
+        if (f.kind === "mod" && p.mv.modH1 !== undefined) meta.h1 = p.mv.modH1;
+        items.push({ key: f.file.key, staged: f.staged, meta });
+        owners.push(p);
+        // Consumed by the commit, whatever its outcome.
+        delete f.staged;
+      }
+    }
+    const outcomes = await storage.commitStagedMany(items, {
+      onPublished: (i) => opts.onCommit?.(items[i]!.key),
+    });
+    for (const [i, o] of outcomes.entries()) {
+      const p = owners[i]!;
+      if (o.ok) {
+        if (o.result.created) {
+          created.set(p, (created.get(p) ?? 0) + 1);
+          report.filesCreated++;
+          report.bytesCreated += o.result.meta.size;
+        }
+      } else if (o.error.code === "CHECKSUM_MISMATCH") {
+        // Another writer stored different bytes meanwhile: this version cannot land; others still may.
+        if (!failed.has(p)) failed.set(p, o.error.message);
+      } else {
+        throw o.error;
+      }
+    }
+  };
+  await commitBatch((f) => f.kind !== "info");
+  await commitBatch((f) => f.kind === "info");
   const touchedModules = new Set<string>();
   const landed: ManifestVersion[] = [];
   for (const p of pending) {
     const ref = { module: p.mv.module, version: p.mv.version };
-    if (p.reason !== undefined) {
-      report.rejected.push({ ...ref, reason: p.reason });
+    const reason = p.reason ?? failed.get(p);
+    if (reason !== undefined) {
+      report.rejected.push({ ...ref, reason });
       continue;
     }
-    let created = 0;
-    try {
-      // Files are in commit order (zip, mod, info): the version becomes present with its last file.
-      for (const f of p.files) {
-        if (f.staged === undefined) continue;
-        const meta: { origin: string; sha256: string; size: number; h1?: string } = {
-          origin,
-          sha256: f.file.sha256,
-          size: f.file.size,
-        };
-        if (f.kind === "zip" && p.mv.zipH1 !== undefined) meta.h1 = p.mv.zipH1;
-        if (f.kind === "mod" && p.mv.modH1 !== undefined) meta.h1 = p.mv.modH1;
-        const r = await storage.commitStaged(f.file.key, f.staged, meta);
-        delete f.staged;
-        if (r.created) {
-          created++;
-          report.filesCreated++;
-          report.bytesCreated += f.file.size;
-        }
-        await opts.onCommit?.(f.file.key);
-      }
-    } catch (err) {
-      // Another writer stored different bytes meanwhile: this version cannot land; others still may.
-      if (err instanceof GoarkError && err.code === "CHECKSUM_MISMATCH") {
-        report.rejected.push({ ...ref, reason: err.message });
-        continue;
-      }
-      throw err;
-    }
     landed.push(p.mv);
-    (created > 0 ? report.added : report.present).push(ref);
+    ((created.get(p) ?? 0) > 0 ? report.added : report.present).push(ref);
     // Also for versions already present: an earlier, interrupted import may have stored them without their list.
     touchedModules.add(p.mv.module);
   }
   // Last: a list names only versions whose files are all in place. Unchanged lists are not rewritten.
-  for (const module of [...touchedModules].sort()) {
-    const outcome = await rewriteVersionList(storage, module, { mergeForeign: true });
-    if (outcome === "written" || outcome === "removed") report.listsUpdated++;
-  }
+  // Lists are independent keys, so a few are written at once (each write waits on its fsyncs).
+  const modules = [...touchedModules].sort();
+  let nextModule = 0;
+  const listWriter = async (): Promise<void> => {
+    while (nextModule < modules.length) {
+      const outcome = await rewriteVersionList(storage, modules[nextModule++]!, { mergeForeign: true });
+      if (outcome === "written" || outcome === "removed") report.listsUpdated++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LIST_WRITERS, modules.length) }, listWriter));
   for (const ext of opts.extensions ?? []) {
     await ext.afterImport?.({
       storage,

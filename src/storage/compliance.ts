@@ -255,6 +255,80 @@ export function runStorageCompliance(name: string, open: () => Promise<StorageHa
         await assert.rejects(writeFile(c.path, "x", { flag: "r+" }));
       }));
 
+    it("commits a batch of staged files, each item on its own", () =>
+      withStore(async (s) => {
+        const stageWith = async (body: string) => {
+          const st = await s.stage();
+          await pipeline(Readable.from([Buffer.from(body)]), st.createWriteStream());
+          return st;
+        };
+        await s.putBytes(zipKey(M, "v4.0.2"), Buffer.from("stored"), { origin: ORIGIN });
+        await s.putBytes(zipKey(M, "v4.0.3"), Buffer.from("stored"), { origin: ORIGIN });
+        await s.putBytes(listKey(M), Buffer.from("v0.1.0\n"), { origin: ORIGIN });
+        const byPath = await s.stage();
+        await writeFile(byPath.path, "by path");
+        const items = [
+          {
+            key: zipKey(M, "v4.0.0"),
+            staged: await stageWith("new zip"),
+            meta: { origin: ORIGIN, h1: "h1:z=" },
+          },
+          { key: modKey(M, "v4.0.0"), staged: byPath, meta: { origin: ORIGIN } },
+          { key: zipKey(M, "v4.0.2"), staged: await stageWith("stored"), meta: { origin: "other" } },
+          { key: zipKey(M, "v4.0.3"), staged: await stageWith("different"), meta: { origin: ORIGIN } },
+          {
+            key: zipKey(M, "v4.0.4"),
+            staged: await stageWith("lies"),
+            meta: { origin: ORIGIN, sha256: sha(Buffer.from("other")) },
+          },
+          { key: listKey(M), staged: await stageWith("v4.0.0\n"), meta: { origin: ORIGIN } },
+          {
+            key: zipKey(M, "v4.0.5"),
+            staged: {
+              path: "/etc/hostname",
+              createWriteStream: byPath.createWriteStream,
+              dispose: async () => {},
+            },
+            meta: { origin: ORIGIN },
+          },
+        ];
+        const published: number[] = [];
+        const out = await s.commitStagedMany(items, { onPublished: (i) => void published.push(i) });
+        assert.equal(out.length, items.length);
+        const ok = (i: number) => {
+          const o = out[i]!;
+          assert.ok(o.ok, `item ${i}: ${o.ok ? "" : o.error.message}`);
+          return o.result;
+        };
+        assert.equal(ok(0).created, true);
+        assert.equal(ok(0).meta.sha256, sha(Buffer.from("new zip")));
+        assert.equal((await s.stat(zipKey(M, "v4.0.0")))?.meta.h1, "h1:z=");
+        assert.equal((await s.getBytes(modKey(M, "v4.0.0")))?.toString(), "by path");
+        assert.equal(ok(2).created, false);
+        assert.equal(ok(2).meta.origin, ORIGIN, "the stored record is kept");
+        for (const i of [3, 4]) {
+          const o = out[i]!;
+          assert.ok(!o.ok);
+          isCode("CHECKSUM_MISMATCH")(o.error);
+        }
+        assert.equal((await s.getBytes(zipKey(M, "v4.0.3")))?.toString(), "stored");
+        assert.equal(await s.stat(zipKey(M, "v4.0.4")), undefined);
+        assert.equal((await s.getBytes(listKey(M)))?.toString(), "v4.0.0\n");
+        const bad = out[6]!;
+        assert.ok(!bad.ok);
+        isCode("STORAGE")(bad.error);
+        assert.equal(await s.stat(zipKey(M, "v4.0.5")), undefined);
+        assert.ok(published.includes(0) && published.includes(1) && published.includes(5), String(published));
+        assert.ok(
+          !published.includes(3) && !published.includes(4) && !published.includes(6),
+          String(published),
+        );
+        // Every staged file was consumed.
+        for (const item of items.slice(0, 6))
+          await assert.rejects(writeFile(item.staged.path, "x", { flag: "r+" }));
+        assert.deepEqual(await s.commitStagedMany([]), []);
+      }));
+
     it("lets exactly one of many concurrent commits of a version win", () =>
       withStore(async (s) => {
         const key = zipKey(M, "v2.0.0+incompatible");

@@ -38,7 +38,7 @@ import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFil
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
-import { GoarkError, StorageError } from "../errors.ts";
+import { asGoarkError, GoarkError, StorageError } from "../errors.ts";
 import {
   buildMeta,
   copyMeta,
@@ -56,6 +56,9 @@ import { checkKey, checkKeyPrefix, isImmutableKey, META_SUFFIX } from "./keys.ts
 import { StagedFile } from "./staged-file.ts";
 import type {
   ArtefactMeta,
+  CommitItem,
+  CommitManyOptions,
+  CommitOutcome,
   CommitResult,
   PutMeta,
   ReadRange,
@@ -91,6 +94,16 @@ interface IndexEntry {
 
 type LoadOutcome = "loaded" | "rebuilt" | "removed" | "absent";
 
+/** How a publish inside commitStagedMany differs from a lone one. */
+interface PublishBatch {
+  /** The record, already written and fsync-ed to a temp file: published by rename. */
+  recordTmp: string;
+  /** Directories made in this batch (so mkdir runs once per directory). */
+  made: Set<string>;
+  /** Directories to fsync once the whole batch is published. */
+  toSync: Set<string>;
+}
+
 interface LoadMode {
   /** Hash large artefacts too (deep sweep with verifyHashes). */
   verifyLarge: boolean;
@@ -122,6 +135,22 @@ function processAlive(pid: number): boolean {
     return errCode(err) === "EPERM";
   }
 }
+
+/** Runs fn over items, at most `limit` at a time (fsyncs wait on the disk, not the CPU). */
+async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** fsyncs in flight at once in a batch: enough to share journal commits, few enough to leave the thread pool room. */
+const SYNC_PARALLEL = 16;
 
 async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, "r");
@@ -281,6 +310,17 @@ export class DiskStorage implements Storage {
 
   /** Writes K.meta via a temp file and rename (fsync-ed when durable). */
   async #writeRecord(artefactPath: string, meta: ArtefactMeta, durable: boolean): Promise<void> {
+    const tmp = await this.#prepareRecord(meta, durable);
+    try {
+      await rename(tmp, artefactPath + META_SUFFIX);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** A temp file holding meta's record, fsync-ed when durable, ready to be renamed into place. */
+  async #prepareRecord(meta: ArtefactMeta, durable: boolean): Promise<string> {
     const tmp = this.#tempPath("meta");
     try {
       const fh = await open(tmp, "wx");
@@ -290,7 +330,7 @@ export class DiskStorage implements Storage {
       } finally {
         await fh.close();
       }
-      await rename(tmp, artefactPath + META_SUFFIX);
+      return tmp;
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
@@ -440,7 +480,8 @@ export class DiskStorage implements Storage {
     return file;
   }
 
-  async commitStaged(key: string, staged: Staged, put: PutMeta): Promise<CommitResult> {
+  /** Takes a staged file for a commit (so a second commit of it fails instead of racing). */
+  #take(key: string, staged: Staged): StagedFile {
     checkKey(key);
     if (!(staged instanceof StagedFile) || staged.owner !== this || staged.settled) {
       throw new StorageError(
@@ -450,20 +491,114 @@ export class DiskStorage implements Storage {
         },
       );
     }
-    // Taken now, so a second commit of the same staged file fails instead of racing.
     staged.markSettled();
+    return staged;
+  }
+
+  /** The record for a taken staged file: its digest from the write stream when it is still whole, else hashed. */
+  async #stagedMeta(key: string, staged: StagedFile, put: PutMeta): Promise<ArtefactMeta> {
+    let digest = staged.writtenDigest;
+    if (digest !== undefined && (await stat(staged.path)).size !== digest.size) digest = undefined;
+    digest ??= await hashFile(staged.path);
+    return buildMeta(key, digest, put);
+  }
+
+  async commitStaged(key: string, staged: Staged, put: PutMeta): Promise<CommitResult> {
+    const file = this.#take(key, staged);
     try {
-      let digest = staged.writtenDigest;
-      if (digest !== undefined && (await stat(staged.path)).size !== digest.size) digest = undefined;
-      digest ??= await hashFile(staged.path);
-      const meta = buildMeta(key, digest, put);
-      await fsyncPath(staged.path);
-      return await this.#publish(key, staged.path, meta, undefined);
+      const meta = await this.#stagedMeta(key, file, put);
+      await fsyncPath(file.path);
+      return await this.#publish(key, file.path, meta, undefined);
     } catch (err) {
       throw this.#ioError("committing", key, err);
     } finally {
-      await rm(staged.path, { force: true });
+      await rm(file.path, { force: true });
     }
+  }
+
+  /**
+   * The batch form of commitStaged (see Storage): every data file and every
+   * record (written to temp files first) is fsync-ed, a few at a time; then
+   * the items are published in order, each under its key's lock; then each
+   * directory that gained a name is fsync-ed once. A crash at any point
+   * leaves each item absent or complete, as with commitStaged.
+   */
+  async commitStagedMany(
+    items: readonly CommitItem[],
+    opts: CommitManyOptions = {},
+  ): Promise<CommitOutcome[]> {
+    const outcomes: (CommitOutcome | undefined)[] = new Array(items.length);
+    const fail = (i: number, err: unknown): void => {
+      outcomes[i] = { ok: false, error: this.#ioError("committing", items[i]!.key, err) };
+    };
+    const prepared: { i: number; file: StagedFile; meta: ArtefactMeta; recordTmp?: string }[] = [];
+    const files: StagedFile[] = [];
+    for (const [i, item] of items.entries()) {
+      try {
+        files.push(this.#take(item.key, item.staged));
+      } catch (err) {
+        fail(i, err);
+        await item.staged.dispose().catch(() => undefined);
+      }
+    }
+    const batch: PublishBatch = { recordTmp: "", made: new Set(), toSync: new Set() };
+    try {
+      let f = 0;
+      for (const [i, item] of items.entries()) {
+        if (outcomes[i] !== undefined) continue;
+        const file = files[f++]!;
+        try {
+          const meta = await this.#stagedMeta(item.key, file, item.meta);
+          // An immutable artefact known to be stored needs no fsync: settle it now (publishing checks again).
+          const known = isImmutableKey(item.key) ? this.#index.get(item.key) : undefined;
+          if (known !== undefined)
+            outcomes[i] = { ok: true, result: this.#sameOrConflict(item.key, known, meta) };
+          else prepared.push({ i, file, meta });
+        } catch (err) {
+          fail(i, err);
+        }
+      }
+      await eachLimited(prepared, SYNC_PARALLEL, async (p) => {
+        try {
+          await fsyncPath(p.file.path);
+          p.recordTmp = await this.#prepareRecord(p.meta, true);
+        } catch (err) {
+          fail(p.i, err);
+        }
+      });
+      for (const p of prepared) {
+        if (outcomes[p.i] !== undefined || p.recordTmp === undefined) continue;
+        const key = items[p.i]!.key;
+        try {
+          batch.recordTmp = p.recordTmp;
+          outcomes[p.i] = {
+            ok: true,
+            result: await this.#publish(key, p.file.path, p.meta, undefined, batch),
+          };
+        } catch (err) {
+          fail(p.i, err);
+          continue;
+        }
+        await opts.onPublished?.(p.i);
+      }
+      try {
+        await eachLimited([...batch.toSync], SYNC_PARALLEL, fsyncPath);
+      } catch (err) {
+        throw new StorageError(
+          `committing ${items.length} files in ${this.root}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+    } finally {
+      const leftovers = [...files.map((x) => x.path), ...prepared.flatMap((p) => p.recordTmp ?? [])];
+      await eachLimited(leftovers, SYNC_PARALLEL, (path) => rm(path, { force: true }));
+    }
+    // Every item has its outcome by now; the fallback only keeps the type honest.
+    return outcomes.map(
+      (o) => o ?? { ok: false, error: asGoarkError(new StorageError("commit did not run")) },
+    );
   }
 
   /** Publishes a complete, fsync-ed temp file as key (see the header for the order of steps). */
@@ -472,16 +607,22 @@ export class DiskStorage implements Storage {
     tmp: string,
     meta: ArtefactMeta,
     data: Buffer | undefined,
+    batch?: PublishBatch,
   ): Promise<CommitResult> {
     return this.#withLock(key, async () => {
       const immutable = isImmutableKey(key);
       const path = this.#path(key);
+      const dir = dirname(path);
       if (immutable) {
         const existing =
           this.#index.get(key) ?? (await this.#load(key, { verifyLarge: false, cache: false })).entry;
         if (existing !== undefined) return this.#sameOrConflict(key, existing, meta);
       }
-      const firstCreated = await mkdir(dirname(path), { recursive: true });
+      let firstCreated: string | undefined;
+      if (batch === undefined || !batch.made.has(dir)) {
+        firstCreated = await mkdir(dir, { recursive: true });
+        batch?.made.add(dir);
+      }
       let oldSize = 0;
       let replaced = false;
       if (immutable) {
@@ -506,8 +647,13 @@ export class DiskStorage implements Storage {
         await rm(path + META_SUFFIX, { force: true });
         await rename(tmp, path);
       }
-      await this.#writeRecord(path, meta, true);
-      await this.#syncDirs(dirname(path), firstCreated);
+      if (batch === undefined) {
+        await this.#writeRecord(path, meta, true);
+        await this.#syncDirs(dir, firstCreated);
+      } else {
+        await rename(batch.recordTmp, path + META_SUFFIX);
+        for (const d of this.#dirsToSync(dir, firstCreated)) batch.toSync.add(d);
+      }
       this.#index.set(key, { meta, persistedAccess: 0 });
       if (data !== undefined) this.#lru.set(key, data);
       if (this.#total !== undefined) this.#total += meta.size - oldSize;
@@ -538,8 +684,8 @@ export class DiskStorage implements Storage {
     return { created: false, meta: copyMeta(existing.meta) };
   }
 
-  /** fsyncs dir and, when mkdir created directories, each of them up to the first one's parent. */
-  async #syncDirs(dir: string, firstCreated: string | undefined): Promise<void> {
+  /** dir and, when mkdir created directories, each of them up to the first one's parent. */
+  #dirsToSync(dir: string, firstCreated: string | undefined): string[] {
     const dirs = [dir];
     if (firstCreated !== undefined) {
       let d = dir;
@@ -549,7 +695,12 @@ export class DiskStorage implements Storage {
       }
       dirs.push(dirname(firstCreated));
     }
-    for (const d of dirs) await fsyncPath(d);
+    return dirs;
+  }
+
+  /** fsyncs dir and, when mkdir created directories, each of them up to the first one's parent. */
+  async #syncDirs(dir: string, firstCreated: string | undefined): Promise<void> {
+    for (const d of this.#dirsToSync(dir, firstCreated)) await fsyncPath(d);
   }
 
   async delete(key: string): Promise<boolean> {

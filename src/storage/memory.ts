@@ -8,7 +8,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { StorageError } from "../errors.ts";
+import { asGoarkError, StorageError } from "../errors.ts";
 import {
   buildMeta,
   copyMeta,
@@ -21,6 +21,9 @@ import { checkKey, checkKeyPrefix, isImmutableKey } from "./keys.ts";
 import { StagedFile } from "./staged-file.ts";
 import type {
   ArtefactMeta,
+  CommitItem,
+  CommitManyOptions,
+  CommitOutcome,
   CommitResult,
   PutMeta,
   ReadRange,
@@ -119,6 +122,25 @@ export class MemoryStorage implements Storage {
     } finally {
       await rm(staged.path, { force: true });
     }
+  }
+
+  /** One at a time: nothing here needs making durable. */
+  async commitStagedMany(
+    items: readonly CommitItem[],
+    opts: CommitManyOptions = {},
+  ): Promise<CommitOutcome[]> {
+    const out: CommitOutcome[] = [];
+    for (const [i, item] of items.entries()) {
+      try {
+        out.push({ ok: true, result: await this.commitStaged(item.key, item.staged, item.meta) });
+      } catch (err) {
+        await item.staged.dispose();
+        out.push({ ok: false, error: asGoarkError(err) });
+        continue;
+      }
+      await opts.onPublished?.(i);
+    }
+    return out;
   }
 
   async #commit(key: string, data: Buffer, digest: Digest, put: PutMeta): Promise<CommitResult> {

@@ -14,6 +14,7 @@
  * - Errors are GoarkErrors (StorageError for I/O failures).
  */
 import type { Readable, Writable } from "node:stream";
+import type { GoarkError } from "../errors.ts";
 
 /** The record kept beside each artefact. Everything but h1/origin can be rebuilt from the bytes. */
 export interface ArtefactMeta {
@@ -62,6 +63,8 @@ export interface ReadRange {
 export interface Staged {
   readonly path: string;
   createWriteStream(): Writable;
+  /** sha256/size of what went through createWriteStream, once that stream finished cleanly. */
+  readonly writtenDigest?: { sha256: string; size: number } | undefined;
   /** Removes the file if it was not committed; idempotent, safe after commit. */
   dispose(): Promise<void>;
 }
@@ -70,6 +73,21 @@ export interface CommitResult {
   /** False when an identical immutable artefact was already stored (nothing written). */
   created: boolean;
   meta: ArtefactMeta;
+}
+
+/** One file of a commitStagedMany batch. */
+export interface CommitItem {
+  key: string;
+  staged: Staged;
+  meta: PutMeta;
+}
+
+/** What became of one item of a batch: committed, or refused with its own error. */
+export type CommitOutcome = { ok: true; result: CommitResult } | { ok: false; error: GoarkError };
+
+export interface CommitManyOptions {
+  /** Called right after item `index` is published (visible), before the batch is durable as a whole. */
+  onPublished?: (index: number) => void | Promise<void>;
 }
 
 export interface SweepOptions {
@@ -124,6 +142,20 @@ export interface Storage {
    * the outcome (dispose stays safe to call).
    */
   commitStaged(key: string, staged: Staged, meta: PutMeta): Promise<CommitResult>;
+  /**
+   * Commits many staged files, each with commitStaged's guarantees, sharing
+   * the cost of durability: the files are made durable together, then
+   * published, then every directory touched is made durable once. When the
+   * promise resolves, every item published is durable. Items are published in
+   * the given order but are otherwise independent: a file that must become
+   * visible only once others are durable goes into a later batch. An item
+   * that cannot be committed (declared digest wrong, different immutable
+   * bytes already stored, a bad key or staged file, an I/O error on its
+   * files) gets its error as its outcome; the others still land. Rejects
+   * only when durability of the batch as a whole cannot be ensured. Consumes
+   * every staged file, whatever the outcome.
+   */
+  commitStagedMany(items: readonly CommitItem[], opts?: CommitManyOptions): Promise<CommitOutcome[]>;
   /** Removes the artefact and its metadata; false when it was absent. */
   delete(key: string): Promise<boolean>;
   /** Keys that start with prefix (a string prefix, "" for all), in no promised order. */
