@@ -5,7 +5,8 @@
  * environment sets one of them (lower- or upper-case, read as git and
  * discovery read them, src/source/vcs/net-guard.ts); a plain Agent otherwise.
  */
-import { Agent, type Dispatcher, EnvHttpProxyAgent, fetch as undiciFetch } from "undici";
+import { Agent, type Dispatcher, fetch as undiciFetch } from "undici";
+import { ProxyRouter } from "./proxy-router.ts";
 import { type ProxyEnv, proxyEnv } from "./vcs/net-guard.ts";
 
 /** Whether env names an outbound proxy (then every request is routed by URL and NO_PROXY). */
@@ -33,17 +34,7 @@ function proxyDispatcher(proxy: ProxyEnv, opts: Agent.Options): Dispatcher {
   const timeout = typeof opts.connect === "object" ? opts.connect?.timeout : undefined;
   const tls =
     timeout === undefined || timeout === null ? {} : { proxyTls: { timeout }, requestTls: { timeout } };
-  // Explicit values, so what the proxy sees follows proxyEnv, not undici's own reading of process.env.
-  // Note: with HTTP_PROXY alone, undici sends https through it too (Go and curl would go direct).
-  return new EnvHttpProxyAgent({
-    ...opts,
-    ...tls,
-    httpProxy: proxy.httpProxy ?? "",
-    httpsProxy: proxy.httpsProxy ?? "",
-    noProxy: proxy.noProxy ?? "",
-    // Plain http as an absolute-form request through the proxy, the way Go and curl send it (no CONNECT).
-    proxyTunnel: false,
-  } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+  return new ProxyRouter(proxy, opts, tls);
 }
 
 const shared = new Map<string, Dispatcher>();

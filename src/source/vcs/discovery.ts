@@ -6,8 +6,9 @@
  * cap, same-host redirects only, a deadline, https unless the path is
  * insecure, and no private addresses unless the module is private or insecure.
  */
-import { type Dispatcher, EnvHttpProxyAgent, request } from "undici";
+import { type Dispatcher, request } from "undici";
 import { GoarkError, NotFoundError, TimeoutError, UpstreamError } from "../../errors.ts";
+import { ProxyRouter } from "../proxy-router.ts";
 import { guardedLookup, isPrivateAddress, type LookupFn, type ProxyEnv, usesProxy } from "./net-guard.ts";
 
 export interface MetaImport {
@@ -208,15 +209,12 @@ function dispatcherFor(
   const key = JSON.stringify([proxy, guarded, lookup !== undefined, insecure]);
   let d = dispatchers.get(key);
   if (d === undefined || lookup !== undefined) {
-    d = new EnvHttpProxyAgent({
-      httpProxy: proxy.httpProxy ?? "",
-      httpsProxy: proxy.httpsProxy ?? "",
-      noProxy: proxy.noProxy ?? "",
-      // Plain http through an http proxy as an absolute-form request, the way curl and Go send it.
-      proxyTunnel: false,
-      connect: { ...discoveryTls(insecure), ...(guarded ? { lookup: guardedLookup(lookup) as never } : {}) },
-      requestTls: discoveryTls(insecure),
-    } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+    const tls = discoveryTls(insecure);
+    d = new ProxyRouter(
+      proxy,
+      { connect: { ...tls, ...(guarded ? { lookup: guardedLookup(lookup) as never } : {}) } },
+      { requestTls: tls },
+    );
     if (lookup === undefined) dispatchers.set(key, d);
   }
   return d;
