@@ -7,7 +7,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { gitComplaint, gitEnvironment, redactSecrets, runEnvironment, runGit } from "./git-command.ts";
+import {
+  gitComplaint,
+  gitEnvironment,
+  redactSecrets,
+  runEnvironment,
+  runGit,
+  sshCommand,
+} from "./git-command.ts";
 
 const execFileP = promisify(execFile);
 
@@ -162,5 +169,91 @@ describe("git runs with a safe, explicit configuration", () => {
       "fatal: unable to access 'https://git.corp.example/r.git/': 403",
     );
     assert.equal(redactSecrets("ssh://git:tok@host:22/x"), "ssh://host:22/x");
+    // An ssh login name is an address, not a secret; over http a bare user name may be a token.
+    assert.equal(redactSecrets("ssh://git@host:2222/r.git"), "ssh://git@host:2222/r.git");
+    assert.equal(redactSecrets("git+ssh://git@host/r"), "git+ssh://git@host/r");
+    assert.equal(redactSecrets("https://ghp_token123@host/r.git"), "https://host/r.git");
+  });
+
+  test("ssh's reason replaces git's 'Could not read from remote repository'", () => {
+    const tail =
+      "fatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.\n";
+    assert.equal(
+      gitComplaint(`git@127.0.0.1: Permission denied (publickey).\r\n${tail}`),
+      "ssh: git@127.0.0.1: Permission denied (publickey).",
+    );
+    assert.equal(
+      gitComplaint(
+        `No ED25519 host key is known for [127.0.0.1]:2222 and you have requested strict checking.\r\nHost key verification failed.\r\n${tail}`,
+      ),
+      "ssh: the host key of [127.0.0.1]:2222 is not known; add it to the known_hosts file (sshKnownHosts, or ~/.ssh/known_hosts): host key verification failed",
+    );
+    assert.match(
+      gitComplaint(
+        `@@@@@@@@@@@\r\n@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\nHost key for git.corp.example has changed and you have requested strict checking.\r\nHost key verification failed.\r\n${tail}`,
+      ),
+      /^ssh: the host key of git\.corp\.example does not match its known_hosts entry; refused/,
+    );
+    assert.equal(
+      gitComplaint(`ssh: connect to host 127.0.0.1 port 9: Connection refused\r\n${tail}`),
+      "ssh: connect to host 127.0.0.1 port 9: Connection refused",
+    );
+    assert.match(
+      gitComplaint(
+        `@@@\r\nPermissions 0644 for '/etc/goark/id' are too open.\r\nThis private key will be ignored.\r\n${tail}`,
+      ),
+      /^ssh: Permissions 0644 for '\/etc\/goark\/id' are too open/,
+    );
+    // Not ssh: git's own line as before.
+    assert.equal(gitComplaint("fatal: repository 'x' not found\n"), "fatal: repository 'x' not found");
+  });
+
+  test("the ssh command: strict host keys, no prompts, the key and known_hosts quoted for the shell", async () => {
+    const cmd = sshCommand();
+    for (const o of ["BatchMode=yes", "StrictHostKeyChecking=yes", "UpdateHostKeys=no", "ControlMaster=no"]) {
+      assert.ok(cmd.includes(`-o ${o}`), o);
+    }
+    assert.doesNotMatch(cmd, /IdentitiesOnly|-i /);
+    // A fake ssh on PATH records the arguments git's shell hands it.
+    const bin = join(dir, "fake-ssh-bin");
+    await mkdir(bin, { recursive: true });
+    const argsFile = join(dir, "ssh-args");
+    await writeFile(
+      join(bin, "ssh"),
+      `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > '${argsFile}'\nexit 255\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    const key = join(dir, "it's a key $(touch pwned) `touch pwned2`");
+    const known = join(dir, "known hosts; touch pwned3");
+    const base = gitEnvironment({
+      env: { PATH: `${bin}:${process.env.PATH}`, HOME: dir },
+      ssh: { keyFile: key, knownHostsFile: known },
+    });
+    const r = await runGit(["ls-remote", "ssh://git@example.invalid:2222/r.git"], {
+      cwd: dir,
+      env: runEnvironment(base, ["ssh"]),
+      timeoutMs: 20_000,
+    });
+    assert.notEqual(r.code, 0);
+    const args = (await readFile(argsFile, "utf8")).split("\n");
+    assert.equal(args[args.indexOf("-i") + 1], key);
+    assert.ok(args.includes("IdentitiesOnly=yes"));
+    assert.ok(args.includes(`UserKnownHostsFile=${known}`));
+    assert.ok(args.includes("StrictHostKeyChecking=yes"));
+    for (const f of ["pwned", "pwned2", "pwned3"]) await assert.rejects(stat(join(dir, f)), f);
+  });
+
+  test("a CA bundle file becomes GIT_SSL_CAINFO, replacing one passed through", () => {
+    const { env } = gitEnvironment({
+      env: { PATH: "/usr/bin", GIT_SSL_CAINFO: "/etc/old.pem" },
+      caBundleFile: "/var/goark/ca.pem",
+    });
+    assert.equal(env.GIT_SSL_CAINFO, "/var/goark/ca.pem");
+    assert.equal(
+      gitEnvironment({ env: { PATH: "/usr/bin", GIT_SSL_CAINFO: "/etc/old.pem" } }).env.GIT_SSL_CAINFO,
+      "/etc/old.pem",
+    );
   });
 });

@@ -23,8 +23,17 @@ export interface GitEnvironmentOptions {
   config?: Record<string, string>;
   /** Extra configuration as ordered entries, for multi-valued keys such as credential.helper. */
   configEntries?: readonly [string, string][];
-  /** The ssh command (default `ssh -o BatchMode=yes -o ConnectTimeout=30`). */
-  sshCommand?: string;
+  /** ssh's private key and known_hosts file for ssh remotes (see sshCommand). */
+  ssh?: SshOptions;
+  /** A CA bundle git trusts for https instead of its default one (GIT_SSL_CAINFO); see tls-trust.ts. */
+  caBundleFile?: string;
+}
+
+export interface SshOptions {
+  /** The only identity ssh offers (the file, or the agent's copy of its key); default: ssh's own choice. */
+  keyFile?: string;
+  /** The known_hosts file to check host keys against, instead of ~/.ssh/known_hosts. */
+  knownHostsFile?: string;
 }
 
 const PASSED_THROUGH = [
@@ -87,13 +96,46 @@ export function gitEnvironment(opts: GitEnvironmentOptions = {}): GitEnvironment
   if (!opts.useGlobalConfig) env.GIT_CONFIG_GLOBAL = "/dev/null";
   env.GIT_TERMINAL_PROMPT = "0";
   env.GCM_INTERACTIVE = "never";
-  env.GIT_SSH_COMMAND = opts.sshCommand ?? "ssh -o BatchMode=yes -o ConnectTimeout=30";
+  env.GIT_SSH_COMMAND = sshCommand(opts.ssh);
+  if (opts.caBundleFile !== undefined) env.GIT_SSL_CAINFO = opts.caBundleFile;
   const config: [string, string][] = [
     ...SAFE_CONFIG,
     ...Object.entries(opts.config ?? {}),
     ...(opts.configEntries ?? []),
   ];
   return { env, config };
+}
+
+/** Quotes s for the POSIX shell git runs GIT_SSH_COMMAND with. */
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The ssh command line git uses: never a prompt (BatchMode: no passphrase,
+ * password or host-key question), host keys always checked and never
+ * written (an unknown or changed key fails at once), dead connections
+ * noticed within a minute, no shared master connection. Command-line
+ * options win over ~/.ssh/config, which otherwise still applies (Host
+ * blocks, ProxyJump); with a key file, only that key is offered.
+ */
+export function sshCommand(opts: SshOptions = {}): string {
+  const args = [
+    "ssh",
+    "-o BatchMode=yes",
+    "-o StrictHostKeyChecking=yes",
+    "-o UpdateHostKeys=no",
+    "-o ConnectTimeout=30",
+    "-o ServerAliveInterval=15",
+    "-o ServerAliveCountMax=4",
+    "-o ControlMaster=no",
+    "-o ControlPath=none",
+  ];
+  if (opts.keyFile !== undefined) args.push("-o IdentitiesOnly=yes", `-i ${shellQuote(opts.keyFile)}`);
+  if (opts.knownHostsFile !== undefined) {
+    args.push(`-o UserKnownHostsFile=${shellQuote(opts.knownHostsFile)}`);
+  }
+  return args.join(" ");
 }
 
 /**
@@ -241,14 +283,50 @@ function abortReason(signal: AbortSignal | undefined, what: string): GoarkError 
   return new UpstreamError(`${what}: cancelled`, { cause: reason });
 }
 
-/** The first line of git's complaint, without userinfo in any URL it quotes. */
+/**
+ * The line of git's complaint that says what went wrong, without userinfo in
+ * any URL it quotes. Over ssh, git's own line ("Could not read from remote
+ * repository") says nothing, so ssh's reason is given instead.
+ */
 export function gitComplaint(stderr: string): string {
   const lines = stderr
-    .split("\n")
+    .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l !== "" && !l.startsWith("hint:"));
-  const fatal = lines.find((l) => l.startsWith("fatal:") || l.startsWith("error:")) ?? lines[0] ?? "";
+  const fatal =
+    sshComplaint(lines) ??
+    lines.find((l) => l.startsWith("fatal:") || l.startsWith("error:")) ??
+    lines[0] ??
+    "";
   return redactSecrets(fatal.length > 300 ? `${fatal.slice(0, 300)}…` : fatal);
+}
+
+/** ssh's reason for failing, from its stderr lines, if ssh failed. */
+function sshComplaint(lines: readonly string[]): string | undefined {
+  const unknown = lines
+    .map((l) => /^No \S+ host key is known for (\S+) and you have requested strict checking/.exec(l))
+    .find((m) => m !== null);
+  if (unknown) {
+    return `ssh: the host key of ${unknown[1]} is not known; add it to the known_hosts file (sshKnownHosts, or ~/.ssh/known_hosts): host key verification failed`;
+  }
+  const changed = lines
+    .map((l) => /^Host key for (\S+) has changed and you have requested strict checking/.exec(l))
+    .find((m) => m !== null);
+  if (changed) {
+    return `ssh: the host key of ${changed[1]} does not match its known_hosts entry; refused: host key verification failed`;
+  }
+  const tooOpen = lines.find((l) => /^Permissions \d+ for '.*' are too open/.test(l));
+  if (tooOpen) return `ssh: ${tooOpen} (the private key must be readable by its owner only)`;
+  const reason = lines.find(
+    (l) =>
+      /: Permission denied \(/.test(l) ||
+      /^Host key verification failed/.test(l) ||
+      /^ssh: /.test(l) ||
+      /^(Load key|kex_exchange_identification|Connection (closed|reset) by|banner exchange|Unable to negotiate)/.test(
+        l,
+      ),
+  );
+  return reason === undefined ? undefined : reason.startsWith("ssh:") ? reason : `ssh: ${reason}`;
 }
 
 /**
@@ -268,7 +346,16 @@ export function insecureTlsConfig(remote: string, insecure: boolean): [string, s
   return [[`http.https://${url.host}${url.pathname}.sslVerify`, "false"]];
 }
 
-/** Removes user:password@ from URLs in text. */
+/**
+ * Removes user information from URLs in text, except a bare user name of an
+ * ssh URL (ssh://git@host/…): that is a login, not a secret, and part of the
+ * repository's address (the go command records it in Origin). Over http a
+ * bare user name may be a token, so it goes.
+ */
 export function redactSecrets(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, "$1");
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/gi, (_all, scheme: string, userinfo: string) =>
+    /^(ssh|git\+ssh):\/\/$/i.test(scheme) && /^[A-Za-z0-9._-]+$/.test(userinfo)
+      ? `${scheme}${userinfo}@`
+      : scheme,
+  );
 }
