@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh
+bash scripts/prereqs-go-switch.sh
 npx biome check .
 npx tsc -p tsconfig.json
 # Node 20's test runner takes no globs: bash expands them.

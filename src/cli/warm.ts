@@ -10,6 +10,7 @@
 import type { Command } from "commander";
 import { ProxyCore } from "../cache/proxy-core.ts";
 import { BadRequestError, ConfigError } from "../errors.ts";
+import { type Platform, parseToolchainPlatforms } from "../module/toolchain.ts";
 import { buildSource, isOffline } from "../server/app.ts";
 import { openSumdb, sumdbDir } from "../sumdb/from-config.ts";
 import type { SumdbLogger } from "../sumdb/upstream-db.ts";
@@ -48,6 +49,8 @@ export function registerWarm(program: Command): void {
   addStoreFlags(cmd);
   cmd.action(async (inputs: string[], flags: WarmFlags) => {
     const jobs = parseJobs(flags.jobs);
+    const { config } = configFromCommand(cmd);
+    const toolchainPlatforms = resolvePlatforms(config.toolchainPlatforms);
     const plan = await planFromArguments(inputs);
     const progress = createProgressReporter({
       enabled: flags.progress !== false && flags.json !== true,
@@ -55,7 +58,11 @@ export function registerWarm(program: Command): void {
     });
     const run = async (fetcher: WarmFetcher): Promise<WarmReport> => {
       try {
-        return await warmGraph(plan, fetcher, { jobs, onProgress: (p: WarmProgress) => progress.update(p) });
+        return await warmGraph(plan, fetcher, {
+          jobs,
+          toolchainPlatforms,
+          onProgress: (p: WarmProgress) => progress.update(p),
+        });
       } finally {
         progress.stop();
       }
@@ -67,7 +74,6 @@ export function registerWarm(program: Command): void {
       target = fetcher.name;
       report = await run(fetcher);
     } else {
-      const { config } = configFromCommand(cmd);
       if (isOffline(config)) {
         throw new ConfigError(
           "warm: goark is configured offline (--offline or an upstream of off); warm needs an upstream, or use --server URL",
@@ -118,6 +124,12 @@ const stderrLogger: SumdbLogger = {
   info: () => {},
 };
 
+function resolvePlatforms(text: string): Platform[] {
+  const parsed = parseToolchainPlatforms(text);
+  if ("problem" in parsed) throw new ConfigError(`--toolchain-platforms: ${parsed.problem}`);
+  return parsed.platforms;
+}
+
 function parseJobs(text: string | undefined): number {
   if (text === undefined) return 8;
   const n = /^\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
@@ -135,8 +147,13 @@ function printReport(report: WarmReport, target: string, json: boolean): void {
   process.stdout.write(
     `warmed ${target}: ${report.modules} modules, ${report.versions} versions (${report.zips} zips), ` +
       `${formatBytes(report.bytes)} (${formatBytes(report.newBytes)} new, ${report.fetched} downloads), ` +
-      `${report.failures.length} failures\n`,
+      `${report.failures.length} failures` +
+      (report.toolchains.length > 0 ? `; ${report.toolchains.length} of the zips are Go toolchains` : "") +
+      "\n",
   );
+  for (const t of report.toolchains) {
+    process.stdout.write(`toolchain: ${t.name} ${t.platform} (${t.version}, for ${t.requiredBy})\n`);
+  }
   for (const f of report.failures) {
     process.stdout.write(
       `failed: ${f.module}@${f.version} (${f.step}, required by ${f.requiredBy}): ${f.error}\n`,

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { GoarkError } from "../errors.ts";
+import { parseToolchainPlatforms, TOOLCHAIN_PLATFORMS_RULE } from "../module/toolchain.ts";
 import { parseGoproxyList } from "../source/goproxy-list.ts";
 import { BYTE_SIZE_RULE, parseByteSize } from "./byte-size.ts";
 import { DURATION_RULE, parseDuration } from "./duration.ts";
@@ -103,6 +104,13 @@ const upstreamSchema = textSchema<string>("a GOPROXY-style list", (text) => {
 const globListSchema = textSchema<string>("a comma-separated list of path globs", (text) => {
   const problem = globListProblem(text);
   return problem === undefined ? { value: text.trim() } : { problem };
+});
+
+// Kept as text (`host` stays `host`, so `goark config` shows what was written); warm resolves it.
+const toolchainPlatformsSchema = textSchema<string>(TOOLCHAIN_PLATFORMS_RULE, (text) => {
+  // `host` is only checked when warm runs: a host without a Go port must not break `serve`.
+  const parsed = parseToolchainPlatforms(text, { goos: "host", goarch: "host" });
+  return "problem" in parsed ? { problem: parsed.problem } : { value: text.trim() };
 });
 
 const sumDbSchema = textSchema<string>("off or a GOSUMDB value", (text) => {
@@ -229,6 +237,7 @@ export const configSchema = z.strictObject({
   listTtl: durationSchema,
   notFoundTtl: durationSchema,
   prefetchZips: booleanSchema,
+  toolchainPlatforms: toolchainPlatformsSchema,
   upstreamConnectTimeout: durationSchema,
   upstreamTimeout: durationSchema,
   upstreamRetries: integerSchema(0, 10),
@@ -349,6 +358,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     undefined,
     "false",
     "When a .info or .mod is fetched, fetch that version's zip too, so later builds (or offline use) find it stored.",
+  ),
+  option(
+    "toolchainPlatforms",
+    "LIST",
+    "host",
+    "goark warm: the platforms (GOOS/GOARCH, comma-separated; host for this machine's) whose Go toolchain it fetches (module golang.org/toolchain) when a project's go or toolchain line, or a dependency, makes Go 1.21+ switch toolchains; none to fetch no toolchains.",
   ),
   option("upstreamConnectTimeout", "DURATION", "10s", "Longest wait to open a connection to an upstream."),
   // An idle timeout rather than a total one: a 500 MiB zip on a slow link

@@ -36,6 +36,8 @@ export interface WarmFetcher {
   readonly name: string;
   /** The canonical version a query (latest, a version, a branch, a commit) stands for. */
   resolve(module: string, query: string): Promise<string>;
+  /** The module's version list (`@v/list`), as the go command reads it. */
+  list(module: string): Promise<string[]>;
   /** Makes sure .info and .mod are stored; returns the go.mod bytes. */
   mod(module: string, version: string): Promise<Fetched & { data: Buffer }>;
   /** Makes sure the zip (and with it .info and .mod) is stored. */
@@ -122,6 +124,11 @@ export class CoreFetcher implements WarmFetcher {
       );
     }
     return infoVersion(module, (await this.#core.info(module, query)).bytes);
+  }
+
+  async list(module: string): Promise<string[]> {
+    const list = await this.#core.list(module);
+    return parseListBody(list.bytes?.toString("utf8") ?? "").map((e) => e.version);
   }
 
   async mod(module: string, version: string): Promise<Fetched & { data: Buffer }> {
@@ -219,6 +226,10 @@ export class HttpFetcher implements WarmFetcher {
       );
     }
     return infoVersion(module, await this.#bytes(module, `@v/${escapeVersion(query)}.info`));
+  }
+
+  async list(module: string): Promise<string[]> {
+    return parseListBody((await this.#bytes(module, "@v/list")).toString("utf8")).map((e) => e.version);
   }
 
   async mod(module: string, version: string): Promise<Fetched & { data: Buffer }> {

@@ -15,17 +15,36 @@
  * - Every version named in a go.sum: its zip, or only its go.mod when the
  *   file has just the `/go.mod` line.
  * - `module@query` targets: resolved, then walked like a requirement.
+ * - Go toolchains (src/module/toolchain.ts), for each configured platform:
+ *   the one a project's go.work or go.mod `go`/`toolchain` lines select, and
+ *   the one the go command switches to when a module in a project's graph
+ *   (or a target's) needs a newer Go than that: picked from the upstream's
+ *   `golang.org/toolchain` list by Go's rule. Fetched like any module (.info,
+ *   .mod, zip, verified); only versions newer than Go 1.21.0 (the first go
+ *   command that switches) are fetched.
  */
 import { readFile } from "node:fs/promises";
 import { join, resolve as resolvePath } from "node:path";
 import { asGoarkError } from "../errors.ts";
+import { compareGoVersions, isGoLang, isValidGoVersion, maxGoVersion } from "../module/go-version.ts";
 import { type ModFile, parseModFile } from "../module/modfile.ts";
 import { canonicalVersion, check, sortModuleVersions } from "../module/path.ts";
+import {
+  downloadedBySomeClient,
+  FIRST_SWITCHING_GO,
+  goVersionsOfList,
+  newerToolchain,
+  type Platform,
+  selectToolchain,
+  TOOLCHAIN_MODULE,
+  toolchainModuleVersion,
+  toolchainNameOfModuleVersion,
+} from "../module/toolchain.ts";
 import { ConcurrencyLimit } from "../source/concurrency-limit.ts";
 import type { WarmFetcher } from "./fetcher.ts";
 import type { Replacement, WarmPlan } from "./inputs.ts";
 
-export type WarmStep = "resolve" | "mod" | "zip" | "gomod" | "replace";
+export type WarmStep = "resolve" | "mod" | "zip" | "gomod" | "replace" | "toolchain";
 
 export interface WarmFailure {
   module: string;
@@ -45,6 +64,17 @@ export interface WarmedVersion {
   zip: boolean;
 }
 
+export interface WarmedToolchain {
+  /** The toolchain name ("go1.22.0"). */
+  name: string;
+  /** GOOS/GOARCH. */
+  platform: string;
+  /** Its golang.org/toolchain module version. */
+  version: string;
+  /** The go.work or go.mod (or target) that needs it, and why. */
+  requiredBy: string;
+}
+
 export interface WarmReport {
   /** Distinct module paths with at least one version warmed. */
   modules: number;
@@ -58,6 +88,8 @@ export interface WarmReport {
   /** Artefacts downloaded now (the rest were stored already). */
   fetched: number;
   warmed: WarmedVersion[];
+  /** Go toolchains now stored (each also counted in warmed, versions, zips and bytes). */
+  toolchains: WarmedToolchain[];
   failures: WarmFailure[];
 }
 
@@ -75,6 +107,8 @@ export interface WarmProgress {
 export interface WarmOptions {
   /** Fetches in flight at once. Default 8. */
   jobs?: number;
+  /** Platforms whose Go toolchains are fetched; none when absent or empty. */
+  toolchainPlatforms?: readonly Platform[];
   onProgress?: (p: WarmProgress) => void;
 }
 
@@ -123,6 +157,7 @@ export async function warmGraph(
     newBytes: 0,
     fetched: 0,
     warmed: [],
+    toolchains: [],
     failures: [],
   };
   const progress: WarmProgress = { done: 0, total: 0, bytes: 0, failures: 0 };
@@ -132,6 +167,17 @@ export async function warmGraph(
   const walked = new Set<string>();
   const dirsRead = new Set<string>();
   const pending = new Set<Promise<unknown>>();
+  const zipStored = new Set<string>();
+  // The requirement graph as walked (node → nodes it requires) and each node's go line,
+  // to find the newest Go a project's graph needs. Nodes: a main's file name, "module@version",
+  // "dir:<path>" for a directory replacement, "target:<arg>" for a command-line target.
+  const edges = new Map<string, Set<string>>();
+  const goLines = new Map<string, string>();
+  const edge = (from: string, to: string) => {
+    const set = edges.get(from) ?? new Set<string>();
+    set.add(to);
+    edges.set(from, set);
+  };
 
   const track = (p: Promise<unknown>) => {
     pending.add(p);
@@ -201,7 +247,10 @@ export async function warmGraph(
         account(r.size, r.cached);
         return true;
       });
-      if (ok) report.zips++;
+      if (ok) {
+        report.zips++;
+        zipStored.add(id);
+      }
     })();
     zips.set(id, p);
     track(p);
@@ -216,22 +265,25 @@ export async function warmGraph(
     }
   };
 
-  /** Reads a go.mod's requirements and follows each. */
-  const follow = (mf: ModFile, requiredBy: string) => {
-    for (const r of mf.require) requireEdge(r.path, r.version, requiredBy);
+  /** Reads a go.mod's requirements and follows each; node is its place in the graph (default requiredBy). */
+  const follow = (mf: ModFile, requiredBy: string, node = requiredBy) => {
+    if (mf.go !== undefined && isValidGoVersion(mf.go)) goLines.set(node, mf.go);
+    for (const r of mf.require) requireEdge(r.path, r.version, requiredBy, node);
   };
 
   /** One requirement edge of the graph, after exclude and replace. */
-  const requireEdge = (module: string, rawVersion: string, requiredBy: string) => {
+  const requireEdge = (module: string, rawVersion: string, requiredBy: string, node: string) => {
     if (mainPaths.has(module)) return; // a workspace module: satisfied by the workspace
     const version = canonicalVersion(rawVersion);
     if (excluded.has(`${module}@${version}`)) return;
     const target = replace(module, version);
     if (target === null) return;
     if ("dir" in target) {
+      edge(node, `dir:${target.dir}`);
       readReplacementDir(module, target.dir, requiredBy);
       return;
     }
+    edge(node, `${target.module}@${target.version}`);
     visit(target.module, target.version, requiredBy, true);
   };
 
@@ -277,7 +329,7 @@ export async function warmGraph(
           return; // a directory replacement elsewhere: nothing to fetch for it
         }
         try {
-          follow(parseModFile(data, join(dir, "go.mod"), { lax: true }), `${module} => ${dir}`);
+          follow(parseModFile(data, join(dir, "go.mod"), { lax: true }), `${module} => ${dir}`, `dir:${dir}`);
         } catch (err) {
           fail({
             module,
@@ -322,12 +374,103 @@ export async function warmGraph(
         const version = await counted(t.module, t.query, "resolve", "command line", () =>
           fetcher.resolve(t.module, t.query),
         );
-        if (version !== undefined) visit(t.module, version, `${t.module}@${t.query}`, true);
+        if (version === undefined) return;
+        edge(`target:${t.module}@${t.query}`, `${t.module}@${version}`);
+        visit(t.module, version, `${t.module}@${t.query}`, true);
       })(),
     );
   }
 
+  // Toolchains: those the projects' go/toolchain lines select, now; those a too-new
+  // dependency would switch to, once the graphs are known.
+  const platforms = opts.toolchainPlatforms ?? [];
+  const toolchainsAsked = new Map<string, WarmedToolchain>();
+  const fetchToolchain = (name: string, requiredBy: string) => {
+    for (const p of platforms) {
+      const version = toolchainModuleVersion(name, p);
+      const id = `${TOOLCHAIN_MODULE}@${version}`;
+      if (toolchainsAsked.has(id)) continue;
+      toolchainsAsked.set(id, { name, platform: `${p.goos}/${p.goarch}`, version, requiredBy });
+      visit(TOOLCHAIN_MODULE, version, requiredBy, true);
+    }
+  };
+  /** Below this Go version a project's clients need no switch for a dependency: what its lines select, or 1.21.0. */
+  const floors = new Map<string, { name: string; roots: string[]; floor: string; rootsGo: boolean }>();
+  if (platforms.length > 0) {
+    for (const src of plan.toolchainSources) {
+      const choice = selectToolchain(src.go, src.toolchain);
+      if (choice.kind === "invalid") {
+        fail({
+          module: TOOLCHAIN_MODULE,
+          version: src.toolchain || src.go,
+          step: "toolchain",
+          error: choice.error,
+          requiredBy: src.name,
+        });
+        continue;
+      }
+      let floor = FIRST_SWITCHING_GO;
+      if (choice.kind === "switch") {
+        floor = maxGoVersion(floor, choice.version);
+        if (downloadedBySomeClient(choice.version)) {
+          const why = choice.from === "toolchain" ? `toolchain ${src.toolchain}` : `go ${src.go}`;
+          fetchToolchain(choice.name, `${src.name} (${why})`);
+        }
+      }
+      // A go.mod's own go line is Select's business (done above, or off with toolchain default);
+      // a workspace's modules' go lines are not, and a switch covers them.
+      floors.set(src.name, { name: src.name, roots: src.mains, floor, rootsGo: src.workspace });
+    }
+  }
+
   while (pending.size > 0) await Promise.allSettled([...pending]);
+
+  if (platforms.length > 0) {
+    for (const t of plan.targets) {
+      const node = `target:${t.module}@${t.query}`;
+      if (edges.has(node)) {
+        floors.set(node, {
+          name: `${t.module}@${t.query}`,
+          roots: [node],
+          floor: FIRST_SWITCHING_GO,
+          rootsGo: true,
+        });
+      }
+    }
+    let available: Promise<string[] | undefined> | undefined;
+    for (const { name, roots, floor, rootsGo } of floors.values()) {
+      const need = newestGoNeeded(roots, edges, goLines, rootsGo);
+      if (need === undefined || compareGoVersions(need, floor) <= 0) continue;
+      available ??= counted(TOOLCHAIN_MODULE, "list", "toolchain", name, async () =>
+        goVersionsOfList(await fetcher.list(TOOLCHAIN_MODULE)),
+      );
+      const list = await available;
+      if (list === undefined) continue; // the list failure is reported once
+      const pick = newerToolchain(need, list);
+      if (pick === undefined) {
+        fail({
+          module: TOOLCHAIN_MODULE,
+          version: `go${need}`,
+          step: "toolchain",
+          error: `no toolchain release for go >= ${need} in the ${TOOLCHAIN_MODULE} list`,
+          requiredBy: name,
+        });
+        continue;
+      }
+      fetchToolchain(pick, `${name} (a module needs go >= ${need})`);
+    }
+    while (pending.size > 0) await Promise.allSettled([...pending]);
+  }
+
+  for (const [id, t] of toolchainsAsked) if (zipStored.has(id)) report.toolchains.push(t);
+  for (const f of report.failures) {
+    // As the go command explains it: "go1.22" is a language, its releases are go1.22.N.
+    const name = f.module === TOOLCHAIN_MODULE ? toolchainNameOfModuleVersion(f.version) : undefined;
+    const v = name?.startsWith("go") ? name.slice(2).split(/[-\s]/)[0]! : "";
+    if (isGoLang(v) && compareGoVersions(v, "1.21") >= 0) {
+      f.error += ` (${name} is a language version but not a toolchain version: ${name}.x)`;
+    }
+  }
 
   const stored: WarmedVersion[] = [];
   for (const w of warmed.values()) {
@@ -344,4 +487,28 @@ export async function warmGraph(
       a.module.localeCompare(b.module) || a.version.localeCompare(b.version) || a.step.localeCompare(b.step),
   );
   return report;
+}
+
+/** The newest valid go line among the nodes reachable from roots (the roots' own only with rootsGo). */
+function newestGoNeeded(
+  roots: readonly string[],
+  edges: ReadonlyMap<string, ReadonlySet<string>>,
+  goLines: ReadonlyMap<string, string>,
+  rootsGo: boolean,
+): string | undefined {
+  let need: string | undefined;
+  const seen = new Set<string>(roots);
+  const queue = [...roots];
+  for (let i = 0; i < queue.length; i++) {
+    const node = queue[i]!;
+    const go = i < roots.length && !rootsGo ? undefined : goLines.get(node);
+    if (go !== undefined) need = need === undefined ? go : maxGoVersion(need, go);
+    for (const next of edges.get(node) ?? []) {
+      if (!seen.has(next)) {
+        seen.add(next);
+        queue.push(next);
+      }
+    }
+  }
+  return need;
 }

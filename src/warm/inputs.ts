@@ -8,6 +8,7 @@ import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { KnownHashes, KnownSums } from "../cache/verify.ts";
 import { BadRequestError, GoarkError, ModFileError, NotFoundError } from "../errors.ts";
+import { goModLookup } from "../module/go-version.ts";
 import { parseGoSum } from "../module/gosum.ts";
 import { type ModFile, type ModPathVersion, parseModFile } from "../module/modfile.ts";
 import { checkPath } from "../module/path.ts";
@@ -39,8 +40,25 @@ export interface WarmTarget {
   query: string;
 }
 
+/**
+ * A file the go command reads its `go` and `toolchain` lines from when it
+ * picks a toolchain: a go.work, or a go.mod outside a workspace.
+ */
+export interface ToolchainSource {
+  /** The go.work or go.mod, for reports. */
+  name: string;
+  /** Raw values of its first `go` and `toolchain` lines ("" when absent). */
+  go: string;
+  toolchain: string;
+  /** The main modules (MainModule.name) it covers: their graphs decide a switch for a too-new dependency. */
+  mains: string[];
+  /** A go.work (its modules' own go lines count as needs), not a go.mod. */
+  workspace: boolean;
+}
+
 export interface WarmPlan {
   mains: MainModule[];
+  toolchainSources: ToolchainSource[];
   /** go.work replacements first (they win), then each main module's. */
   replace: Replacement[];
   exclude: { path: string; version: string }[];
@@ -49,7 +67,7 @@ export interface WarmPlan {
 }
 
 export function emptyPlan(): WarmPlan {
-  return { mains: [], replace: [], exclude: [], sums: [], targets: [] };
+  return { mains: [], toolchainSources: [], replace: [], exclude: [], sums: [], targets: [] };
 }
 
 async function exists(path: string): Promise<"file" | "dir" | undefined> {
@@ -69,11 +87,28 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-/** Adds a main module's go.mod (and the go.sum beside it, when there is one). */
-export async function addGoMod(plan: WarmPlan, file: string, withSum = true): Promise<void> {
+/**
+ * Adds a main module's go.mod (and the go.sum beside it, when there is one).
+ * Outside a workspace its go and toolchain lines pick the toolchain.
+ */
+export async function addGoMod(
+  plan: WarmPlan,
+  file: string,
+  withSum = true,
+  inWorkspace = false,
+): Promise<void> {
   const text = await readText(file);
   const mf = parseModFile(text, file);
   plan.mains.push({ name: file, mf });
+  if (!inWorkspace) {
+    plan.toolchainSources.push({
+      name: file,
+      go: goModLookup(text, "go"),
+      toolchain: goModLookup(text, "toolchain"),
+      mains: [file],
+      workspace: false,
+    });
+  }
   const baseDir = dirname(resolve(file));
   for (const r of mf.replace) plan.replace.push({ old: r.old, new: r.new, baseDir, from: file });
   plan.exclude.push(...mf.exclude);
@@ -94,8 +129,8 @@ export interface GoWork {
 }
 
 /**
- * Reads a go.work file: `use` directories and `replace` directives (other
- * directives — go, toolchain, godebug — do not change what is fetched).
+ * Reads a go.work file: `use` directories and `replace` directives (its go
+ * and toolchain lines are read by addGoWork, the way the go command does).
  * Replace lines have go.mod's syntax, so they are handed to the go.mod
  * parser; `use` takes one path each, quoted or not.
  */
@@ -175,11 +210,25 @@ function unquote(token: string, fail: () => never): string {
 
 /** Adds a workspace: each used module is a main module; go.work's replacements take precedence. */
 export async function addGoWork(plan: WarmPlan, file: string): Promise<void> {
-  const work = parseGoWork(await readText(file), file);
+  const text = await readText(file);
+  const work = parseGoWork(text, file);
   const baseDir = dirname(resolve(file));
   // go.work replacements win over the modules' own, so they go first.
   plan.replace.unshift(...work.replace.map((r) => ({ old: r.old, new: r.new, baseDir, from: file })));
-  for (const dir of work.use) await addGoMod(plan, join(baseDir, dir, "go.mod"));
+  const mains: string[] = [];
+  for (const dir of work.use) {
+    const gomod = join(baseDir, dir, "go.mod");
+    await addGoMod(plan, gomod, true, true);
+    mains.push(gomod);
+  }
+  // In a workspace the go command reads go.work's lines, not the modules' go.mod files.
+  plan.toolchainSources.push({
+    name: file,
+    go: goModLookup(text, "go"),
+    toolchain: goModLookup(text, "toolchain"),
+    mains,
+    workspace: true,
+  });
   const workSum = join(dirname(file), "go.work.sum");
   if ((await exists(workSum)) === "file") await addGoSum(plan, workSum);
 }
