@@ -6,11 +6,27 @@
  * go command reads while building the module graph is left out. Replacements
  * in the root go.mod files apply (as only the main module's do in Go);
  * directory replacements name no module version and are skipped.
+ *
+ * Go toolchains count as requirements too (src/module/toolchain.ts): the one
+ * a root's go/toolchain lines select, and the one a go command would switch
+ * to for a module of the closure that needs a newer Go, picked from the
+ * toolchains stored as an offline client would pick from their list. Every
+ * stored platform of such a toolchain is taken.
  */
 import { asGoarkError } from "../errors.ts";
+import { compareGoVersions, isValidGoVersion, maxGoVersion } from "../module/go-version.ts";
 import { type ModFile, parseModFile } from "../module/modfile.ts";
 import { canonicalVersion, check } from "../module/path.ts";
-import { modKey } from "../storage/keys.ts";
+import {
+  downloadedBySomeClient,
+  FIRST_SWITCHING_GO,
+  goVersionsOfList,
+  newerToolchain,
+  selectToolchainOf,
+  TOOLCHAIN_MODULE,
+  toolchainNameOfModuleVersion,
+} from "../module/toolchain.ts";
+import { modKey, parseKey, versionDirKey } from "../storage/keys.ts";
 import type { Storage } from "../storage/storage.ts";
 import { versionId } from "./inventory.ts";
 
@@ -90,6 +106,7 @@ export async function requiredClosure(storage: Storage, roots: RootModFile[]): P
       }
     }
   }
+  let need: string | undefined;
   for (let i = 0; i < queue.length; i++) {
     const rv = queue[i]!;
     const data = await storage.getBytes(modKey(rv.module, rv.version));
@@ -106,7 +123,54 @@ export async function requiredClosure(storage: Storage, roots: RootModFile[]): P
       result.unreadable.push({ module: rv.module, version: rv.version, error: asGoarkError(err).message });
       continue;
     }
+    if (mf.go !== undefined && isValidGoVersion(mf.go))
+      need = need === undefined ? mf.go : maxGoVersion(need, mf.go);
     for (const r of mf.require) enqueue(r.path, r.version, versionId(rv.module, rv.version));
   }
+  await addToolchains(storage, roots, need, result);
   return result;
+}
+
+/** Adds the stored toolchains the roots select, or switch to for a module needing Go `need`. */
+async function addToolchains(
+  storage: Storage,
+  roots: RootModFile[],
+  need: string | undefined,
+  result: RequirementClosure,
+): Promise<void> {
+  const stored: string[] = [];
+  const seen = new Set<string>();
+  for await (const key of storage.list(versionDirKey(TOOLCHAIN_MODULE))) {
+    const k = parseKey(key);
+    if (k?.version !== undefined && k.module === TOOLCHAIN_MODULE && !seen.has(k.version)) {
+      seen.add(k.version);
+      stored.push(k.version);
+    }
+  }
+  if (stored.length === 0) return;
+  const take = (name: string, requiredBy: string) => {
+    for (const v of stored) {
+      const id = versionId(TOOLCHAIN_MODULE, v);
+      if (toolchainNameOfModuleVersion(v) === name && !result.found.has(id)) {
+        result.found.set(id, { module: TOOLCHAIN_MODULE, version: v, requiredBy });
+      }
+    }
+  };
+  // Below this no go command switches for a dependency; the lowest root's choice bounds it.
+  let floor: string | undefined;
+  for (const root of roots) {
+    const text = typeof root.data === "string" ? root.data : Buffer.from(root.data).toString("utf8");
+    const choice = selectToolchainOf(text);
+    let rootFloor = FIRST_SWITCHING_GO;
+    if (choice.kind === "switch") {
+      rootFloor = maxGoVersion(rootFloor, choice.version);
+      if (downloadedBySomeClient(choice.version))
+        take(choice.name, `${root.name} (toolchain ${choice.name})`);
+    }
+    floor = floor === undefined || compareGoVersions(rootFloor, floor) < 0 ? rootFloor : floor;
+  }
+  if (need !== undefined && floor !== undefined && compareGoVersions(need, floor) > 0) {
+    const pick = newerToolchain(need, goVersionsOfList(stored));
+    if (pick !== undefined) take(pick, `a module needs go >= ${need}`);
+  }
 }
