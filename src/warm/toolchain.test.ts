@@ -16,7 +16,7 @@ import { ProxyCore } from "../cache/proxy-core.ts";
 import { ProxySource } from "../source/proxy-source.ts";
 import { infoKey, modKey, zipKey } from "../storage/keys.ts";
 import { MemoryStorage } from "../storage/memory.ts";
-import { CoreFetcher } from "./fetcher.ts";
+import { CoreFetcher, HttpFetcher } from "./fetcher.ts";
 import { type WarmReport, warmGraph } from "./graph.ts";
 import { addArgument, emptyPlan } from "./inputs.ts";
 
@@ -202,5 +202,17 @@ describe("warm: Go toolchains", { timeout: 120_000 }, () => {
       report.failures.map((f) => `${f.module}@${f.version} ${f.step}: ${f.error}`),
       [`${TC}@go1.200.0 toolchain: no toolchain release for go >= 1.200.0 in the ${TC} list`],
     );
+  });
+
+  test("--server: the same toolchains through HTTP (the list too)", async () => {
+    // Any GOPROXY answers HttpFetcher; the fixture upstream stands in for a running goark.
+    const dir = join(tmp, "http");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "go.mod"), "module m\n\ngo 1.98.5\n\nrequire example.com/tc/mid v1.0.0\n");
+    const plan = emptyPlan();
+    await addArgument(plan, dir);
+    const report = await warmGraph(plan, new HttpFetcher(upstream.url), { toolchainPlatforms: [DARWIN] });
+    assert.deepEqual(report.failures, []);
+    assert.deepEqual(toolchainIds(report), ["go1.98.5 darwin/arm64", "go1.99.2 darwin/arm64"]);
   });
 });
