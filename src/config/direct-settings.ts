@@ -1,10 +1,13 @@
 /**
  * Direct mode's settings as DirectSource takes them: rewrite rules, per-host
  * credentials with their secrets read from the environment when the file
- * only names a variable, and the redacted view `goark config` prints.
+ * only names a variable, ssh's key and known_hosts files, and the redacted
+ * view `goark config` prints.
  */
+import { accessSync, constants } from "node:fs";
 import { ConfigError } from "../errors.ts";
 import type { HostCredential } from "../source/vcs/credentials.ts";
+import type { SshOptions } from "../source/vcs/git-command.ts";
 import type { RewriteRule } from "../source/vcs/repo-root.ts";
 import type { Config, CredentialEntry, RewriteEntry } from "./options.ts";
 
@@ -53,4 +56,30 @@ export function redactConfig(config: Config): Config {
       ...(c.password !== undefined ? { password: REDACTED } : {}),
     })),
   };
+}
+
+/**
+ * ssh's key and known_hosts files, each checked readable now, so a wrong path
+ * stops goark at start instead of failing every ssh fetch later. Only paths
+ * are handled here; key contents are left to ssh.
+ */
+export function sshSettings(config: Pick<Config, "sshKeyFile" | "sshKnownHosts">): SshOptions {
+  const out: SshOptions = {};
+  const readable = (key: string, path: string) => {
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new ConfigError(`${key} ${path}: cannot be read (${reason})`, { cause: err });
+    }
+  };
+  if (config.sshKeyFile !== "") {
+    readable("sshKeyFile", config.sshKeyFile);
+    out.keyFile = config.sshKeyFile;
+  }
+  if (config.sshKnownHosts !== "") {
+    readable("sshKnownHosts", config.sshKnownHosts);
+    out.knownHostsFile = config.sshKnownHosts;
+  }
+  return out;
 }

@@ -76,6 +76,9 @@ export function loadConfigDetailed(input: LoadConfigInput = {}): LoadedConfig {
   }
   if (flagValues.storage !== undefined) flagValues.storage = resolveStorage(flagValues.storage, cwd);
   if (envValues.storage !== undefined) envValues.storage = resolveStorage(envValues.storage, cwd);
+  if (file !== undefined) resolveFilePaths(fileValues, dirname(file.path));
+  resolveFilePaths(flagValues, cwd);
+  resolveFilePaths(envValues, cwd);
 
   const defaultRaw: Record<string, unknown> = {};
   for (const o of OPTIONS) defaultRaw[o.name] = o.fileOnly ? o.defaultValue : o.default;
@@ -100,6 +103,16 @@ export function loadConfigDetailed(input: LoadConfigInput = {}): LoadedConfig {
   const loaded: LoadedConfig = { config: config as Config, origin };
   if (file !== undefined) loaded.file = file.path;
   return loaded;
+}
+
+/** Settings naming a file; a relative path is taken from the config file's directory, or the working directory. */
+const FILE_KEYS = ["sshKeyFile", "sshKnownHosts", "caFile"] as const;
+
+function resolveFilePaths(values: Partial, base: string): void {
+  for (const k of FILE_KEYS) {
+    const v = values[k];
+    if (v !== undefined && v !== "") values[k] = resolve(base, v);
+  }
 }
 
 function configFilePath(

@@ -127,6 +127,13 @@ const sumDbNameSchema = textSchema<string>("a database name host[/path], or empt
   return problem === undefined ? { value: name } : { problem };
 });
 
+// A file path, or empty for none; relative paths are resolved by load.ts (against the config file's directory).
+const filePathSchema = textSchema<string>("a file path, or empty", (text) => {
+  const path = text.trim();
+  if (/[\0\n\r]/.test(path)) return { problem: "a file path must not contain NUL or line breaks" };
+  return { value: path };
+});
+
 const positiveDurationSchema = durationSchema.refine((ms) => ms > 0, { message: "must be more than 0" });
 
 // A rewrite rule: `match` a module path prefix whose elements may be globs,
@@ -247,6 +254,9 @@ export const configSchema = z.strictObject({
   rewrite: z.array(rewriteRuleSchema, { error: "must be a list of {match, to} rules" }),
   credentials: z.array(credentialSchema, { error: "must be a list of {host, ...} entries" }),
   gitCredentialHelpers: booleanSchema,
+  sshKeyFile: filePathSchema,
+  sshKnownHosts: filePathSchema,
+  caFile: filePathSchema,
   gitHostConcurrency: integerSchema(1, 256),
   gitTimeout: positiveDurationSchema,
   discoveryTimeout: positiveDurationSchema,
@@ -408,6 +418,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     undefined,
     "true",
     "Direct mode: git may use the credential.helper and credential.username settings of the user's ~/.gitconfig (nothing else of that file is used).",
+  ),
+  option(
+    "sshKeyFile",
+    "FILE",
+    "",
+    "Direct mode: the private key ssh offers for ssh:// repositories, and no other (from the file or, if the agent at SSH_AUTH_SOCK holds it, the agent). Default: ssh's own choice (~/.ssh keys, ~/.ssh/config, the agent). goark never asks for a passphrase: use an unencrypted key or the agent.",
+  ),
+  option(
+    "sshKnownHosts",
+    "FILE",
+    "",
+    "Direct mode: the known_hosts file holding the host keys of ssh repository hosts, instead of ~/.ssh/known_hosts. Host keys are always checked and never added: an unknown or changed key is an error, not a prompt.",
+  ),
+  option(
+    "caFile",
+    "FILE",
+    "",
+    "Direct mode: PEM file of extra CA certificates trusted, besides the default ones, for https in go-get discovery and git (for a private host's own CA); certificates are still verified.",
   ),
   option(
     "gitHostConcurrency",

@@ -7,7 +7,7 @@ import { hostname, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ProxyCore } from "../cache/proxy-core.ts";
 import { type KnownSums, VerifyingSource } from "../cache/verify.ts";
-import { resolveCredentials, rewriteRules } from "../config/direct-settings.ts";
+import { resolveCredentials, rewriteRules, sshSettings } from "../config/direct-settings.ts";
 import type { Config } from "../config/options.ts";
 import { ChecksumMismatchError, ConfigError } from "../errors.ts";
 import { createLogger, type Logger } from "../observability/log.ts";
@@ -19,6 +19,7 @@ import { ProxySource, type ProxySourceOptions } from "../source/proxy-source.ts"
 import type { Source } from "../source/source.ts";
 import { StoreSource } from "../source/store-source.ts";
 import { readGlobalCredentialConfig } from "../source/vcs/git-credential-config.ts";
+import { prepareExtraTrust } from "../source/vcs/tls-trust.ts";
 import { DiskStorage } from "../storage/disk.ts";
 import type { Storage } from "../storage/storage.ts";
 import { openSumdb, sumdbClientLines, sumdbDir } from "../sumdb/from-config.ts";
@@ -83,6 +84,8 @@ export function buildSource(config: Config, storage: Storage, knownSums: KnownSu
   // direct (and private modules): git mirrors beside the artefacts, in a dot-directory the store ignores.
   const vcsDir =
     config.storage.kind === "disk" ? join(resolve(config.storage.path), ".vcs") : join(tmpdir(), "goark-vcs");
+  // caFile: extra roots for discovery, and for git a bundle beside the mirrors extending its default one.
+  const trust = config.caFile === "" ? undefined : prepareExtraTrust(config.caFile, vcsDir);
   const direct = new DirectSource({
     vcsDir,
     insecure: config.insecure,
@@ -92,7 +95,12 @@ export function buildSource(config: Config, storage: Storage, knownSums: KnownSu
     hostConcurrency: config.gitHostConcurrency,
     networkTimeoutMs: config.gitTimeout,
     discoveryTimeoutMs: config.discoveryTimeout,
-    ...(config.gitCredentialHelpers ? { git: { configEntries: readGlobalCredentialConfig() } } : {}),
+    ...(trust === undefined ? {} : { ca: trust.ca }),
+    git: {
+      ssh: sshSettings(config),
+      ...(config.gitCredentialHelpers ? { configEntries: readGlobalCredentialConfig() } : {}),
+      ...(trust === undefined ? {} : { caBundleFile: trust.gitBundleFile }),
+    },
     // Zips goark builds itself go straight into the store's staging area, checked against known sums.
     stageZip: {
       storage,

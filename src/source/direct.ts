@@ -57,6 +57,8 @@ export interface DirectSourceOptions {
   networkTimeoutMs?: number;
   /** Deadline of discovery requests (default 30 s). */
   discoveryTimeoutMs?: number;
+  /** CA certificates for discovery's https instead of Node's defaults (caFile, src/source/vcs/tls-trust.ts). */
+  ca?: readonly string[];
   /** How long a resolved repository root is reused (default 10 min). */
   resolveTtlMs?: number;
   /** Tests: a resolver standing in for DNS in the private-address checks. */
@@ -300,6 +302,7 @@ export class DirectSource implements Source {
         proxy: this.#proxy,
         authFor: (host) => this.#credentials.authorization(host),
         timeoutMs: this.#opts.discoveryTimeoutMs ?? 30_000,
+        ...(this.#opts.ca ? { ca: this.#opts.ca } : {}),
         ...(opts?.signal ? { signal: opts.signal } : {}),
         ...(this.#opts.lookup ? { lookup: this.#opts.lookup } : {}),
         ping: (url) => this.#ping(url, module),

@@ -10,6 +10,7 @@ import { type Dispatcher, request } from "undici";
 import { GoarkError, NotFoundError, TimeoutError, UpstreamError } from "../../errors.ts";
 import { ProxyRouter } from "../proxy-router.ts";
 import { guardedLookup, isPrivateAddress, type LookupFn, type ProxyEnv, usesProxy } from "./net-guard.ts";
+import { CERTIFICATE_HINT } from "./tls-trust.ts";
 
 export interface MetaImport {
   prefix: string;
@@ -175,6 +176,8 @@ export interface DiscoveryOptions {
   proxy: ProxyEnv;
   /** Authorization header for a host, if configured (per-host token or ~/.netrc). */
   authFor?: (host: string) => string | undefined;
+  /** CA certificates that verify https instead of Node's defaults (caFile: the defaults plus extra ones). */
+  ca?: readonly string[];
   timeoutMs?: number;
   maxBytes?: number;
   maxRedirects?: number;
@@ -194,22 +197,37 @@ const dispatchers = new Map<string, Dispatcher>();
 /**
  * TLS options of discovery: certificate checks off only for a path matching
  * the insecure patterns (GOINSECURE), both for direct connections and for
- * the origin behind an egress proxy's tunnel.
+ * the origin behind an egress proxy's tunnel; otherwise checked, against ca
+ * when one is configured.
  */
-export function discoveryTls(insecure: boolean): { rejectUnauthorized?: false } {
-  return insecure ? { rejectUnauthorized: false } : {};
+export function discoveryTls(
+  insecure: boolean,
+  ca?: readonly string[],
+): { rejectUnauthorized?: false; ca?: string[] } {
+  if (insecure) return { rejectUnauthorized: false };
+  return ca === undefined ? {} : { ca: [...ca] };
 }
+
+/** A number per CA list, so dispatchers are shared per list without hashing the certificates. */
+const caIds = new WeakMap<readonly string[], number>();
+let lastCaId = 0;
 
 function dispatcherFor(
   proxy: ProxyEnv,
   guarded: boolean,
   lookup: LookupFn | undefined,
   insecure: boolean,
+  ca: readonly string[] | undefined,
 ): Dispatcher {
-  const key = JSON.stringify([proxy, guarded, lookup !== undefined, insecure]);
+  let caId = 0;
+  if (ca !== undefined && !insecure) {
+    caId = caIds.get(ca) ?? ++lastCaId;
+    caIds.set(ca, caId);
+  }
+  const key = JSON.stringify([proxy, guarded, lookup !== undefined, insecure, caId]);
   let d = dispatchers.get(key);
   if (d === undefined || lookup !== undefined) {
-    const tls = discoveryTls(insecure);
+    const tls = discoveryTls(insecure, ca);
     d = new ProxyRouter(
       proxy,
       { connect: { ...tls, ...(guarded ? { lookup: guardedLookup(lookup) as never } : {}) } },
@@ -291,7 +309,7 @@ async function fetchPageUnbounded(start: URL, host: string, opts: DiscoveryOptio
         method: "GET",
         headers,
         signal,
-        dispatcher: dispatcherFor(opts.proxy, !opts.allowPrivate, opts.lookup, opts.insecure),
+        dispatcher: dispatcherFor(opts.proxy, !opts.allowPrivate, opts.lookup, opts.insecure, opts.ca),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
@@ -299,6 +317,12 @@ async function fetchPageUnbounded(start: URL, host: string, opts: DiscoveryOptio
       const e = err as Error & { cause?: unknown };
       const inner = e.cause instanceof GoarkError ? e.cause : err instanceof GoarkError ? err : undefined;
       if (inner) throw inner;
+      if (isCertificateError(err)) {
+        throw new UpstreamError(
+          `${redact(url)}: TLS certificate not trusted: ${e.message} (${CERTIFICATE_HINT})`,
+          { cause: err },
+        );
+      }
       throw new UpstreamError(`${redact(url)}: ${e.message}`, { cause: err });
     }
     if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location !== undefined) {
@@ -330,6 +354,16 @@ async function fetchPageUnbounded(start: URL, host: string, opts: DiscoveryOptio
     }
     return { url: redact(url), status: res.statusCode, body: Buffer.concat(chunks).toString("utf8") };
   }
+}
+
+/** Node's TLS verification failures: an unknown issuer, a self-signed or expired certificate, the wrong name. */
+function isCertificateError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (
+    typeof code === "string" &&
+    /CERT|SELF_SIGNED|ISSUER|LEAF_SIGNATURE|ALTNAME|CHAIN/.test(code) &&
+    !code.startsWith("UND_ERR")
+  );
 }
 
 function redact(u: URL): string {

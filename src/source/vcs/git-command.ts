@@ -10,6 +10,7 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { GoarkError, TimeoutError, TooLargeError, UpstreamError } from "../../errors.ts";
+import { CERTIFICATE_HINT } from "./tls-trust.ts";
 
 /** Schemes git may ever use for a remote; which one a repository gets is decided per remote. */
 export type GitScheme = "https" | "http" | "ssh" | "git" | "file";
@@ -293,12 +294,21 @@ export function gitComplaint(stderr: string): string {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l !== "" && !l.startsWith("hint:"));
-  const fatal =
+  let fatal =
     sshComplaint(lines) ??
     lines.find((l) => l.startsWith("fatal:") || l.startsWith("error:")) ??
     lines[0] ??
     "";
-  return redactSecrets(fatal.length > 300 ? `${fatal.slice(0, 300)}…` : fatal);
+  if (fatal.length > 300) fatal = `${fatal.slice(0, 300)}…`;
+  // libcurl's words, with OpenSSL and with GnuTLS, for a certificate that does not verify.
+  if (
+    /SSL certificate problem|certificate verification failed|SSL: no alternative certificate subject name/i.test(
+      fatal,
+    )
+  ) {
+    fatal += ` (${CERTIFICATE_HINT})`;
+  }
+  return redactSecrets(fatal);
 }
 
 /** ssh's reason for failing, from its stderr lines, if ssh failed. */
