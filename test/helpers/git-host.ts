@@ -5,12 +5,16 @@
  * pages. Module paths need a dotted host name, so the same server is also a
  * plain HTTP forward proxy: point HTTP_PROXY at it and a made-up host such as
  * git.goark.test reaches it. CONNECT is refused, so HTTPS attempts fail fast.
+ * With the `https` option the host speaks only TLS instead: the proxy tunnels
+ * CONNECT HOST:443 (point HTTPS_PROXY at it) to a TLS listener with the given
+ * certificate, and plain-http requests for HOST are refused.
  */
 import { execFile, spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { chmod, lstat, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import { type AddressInfo, connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve, sep } from "node:path";
 import { promisify } from "node:util";
@@ -63,7 +67,7 @@ export interface RepoInfo {
   name: string;
   /** The import-path root the go-get page announces: HOST/NAME. */
   root: string;
-  /** The clone URL the go-get page announces: http://HOST/NAME.git */
+  /** The clone URL the go-get page announces: http://HOST/NAME.git (https:// with the https option). */
   url: string;
   /** The bare repository on disk. */
   dir: string;
@@ -103,6 +107,12 @@ export interface GitHostOptions {
   requireAuth?: { username: string; password: string };
   /** Go-get pages to serve instead of the generated ones: the path after the host → HTML. */
   goGetPages?: Record<string, string>;
+  /**
+   * Serve HOST over TLS only, with this certificate (chain) and key in PEM
+   * (test/helpers/test-ca.ts makes them): reached through the proxy's CONNECT
+   * tunnel, so HTTPS_PROXY must point here.
+   */
+  https?: { cert: string; key: string };
 }
 
 const BASE_DATE = Date.UTC(2020, 0, 2, 3, 4, 5);
@@ -266,18 +276,22 @@ export async function startGitHost(options: GitHostOptions = {}): Promise<GitHos
     return best;
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    requests.push(`${req.method} ${req.url}`);
+  /** secure: the request came through the TLS listener (origin-form target, HOST only). */
+  const handle = async (req: IncomingMessage, res: ServerResponse, secure: boolean) => {
+    requests.push(secure ? `${req.method} https://${host}${req.url}` : `${req.method} ${req.url}`);
     let url: URL;
     try {
-      url = new URL(req.url ?? "/", `http://${req.headers.host ?? host}`);
+      url = new URL(req.url ?? "/", `${secure ? "https" : "http"}://${req.headers.host ?? host}`);
     } catch {
       return send(res, 400, "bad request URL\n");
     }
     const local = url.hostname === "127.0.0.1" || url.hostname === "localhost";
-    if (url.protocol !== "http:" || (url.hostname !== host && !local)) {
+    if (url.protocol !== (secure ? "https:" : "http:") || (url.hostname !== host && !local)) {
       // A proxy with no network behind it: every other host is unreachable.
       return send(res, 502, `git host test proxy: no route to ${url.host}\n`);
+    }
+    if (options.https && !secure && url.hostname === host) {
+      return send(res, 502, `git host test proxy: ${host} speaks https only\n`);
     }
     if (options.requireAuth && url.searchParams.get("go-get") !== "1") {
       const { username, password } = options.requireAuth;
@@ -321,19 +335,48 @@ export async function startGitHost(options: GitHostOptions = {}): Promise<GitHos
     createReadStream(file).pipe(res);
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+  const serve = (secure: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res, secure).catch((err: unknown) => {
       if (!res.headersSent) send(res, 500, `git host: ${String(err)}\n`);
       else res.destroy();
     });
-  });
-  server.on("connect", (req, socket) => {
+  };
+  const server = createServer(serve(false));
+  const tlsServer = options.https
+    ? createHttpsServer({ cert: options.https.cert, key: options.https.key }, serve(true))
+    : undefined;
+  let tlsPort = 0;
+  const tunnels = new Set<Socket>();
+  server.on("connect", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     requests.push(`CONNECT ${req.url}`);
-    socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    if (tlsServer === undefined || req.url !== `${host}:443`) {
+      socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      return;
+    }
+    const upstream = netConnect(tlsPort, "127.0.0.1", () => {
+      socket.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+    });
+    for (const s of [socket, upstream]) {
+      tunnels.add(s);
+      s.on("error", () => undefined);
+      s.on("close", () => {
+        tunnels.delete(s);
+        socket.destroy();
+        upstream.destroy();
+      });
+    }
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const port = (server.address() as AddressInfo).port;
   const proxyUrl = `http://127.0.0.1:${port}`;
+  if (tlsServer !== undefined) {
+    await new Promise<void>((r) => tlsServer.listen(0, "127.0.0.1", r));
+    tlsPort = (tlsServer.address() as AddressInfo).port;
+  }
+  const scheme = tlsServer === undefined ? "http" : "https";
 
   /** Commits specs into the work tree at work, after the commits in infos; returns the new infos. */
   const commitAll = async (work: string, commits: CommitSpec[], infos: CommitInfo[]): Promise<void> => {
@@ -430,7 +473,7 @@ export async function startGitHost(options: GitHostOptions = {}): Promise<GitHos
     const info: RepoInfo = {
       name,
       root: `${host}/${name}`,
-      url: `http://${host}/${name}.git`,
+      url: `${scheme}://${host}/${name}.git`,
       dir: join(reposDir, `${name}.git`),
       commits: [],
     };
@@ -500,8 +543,13 @@ export async function startGitHost(options: GitHostOptions = {}): Promise<GitHos
       goGetPages[path] = html;
     },
     async close() {
+      for (const s of tunnels) s.destroy();
       server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      tlsServer?.closeAllConnections();
+      await Promise.all([
+        new Promise<void>((r) => server.close(() => r())),
+        new Promise<void>((r) => (tlsServer ? tlsServer.close(() => r()) : r())),
+      ]);
       await rm(top, { recursive: true, force: true });
     },
   };
