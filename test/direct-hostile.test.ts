@@ -273,40 +273,57 @@ describe("direct mode: hostile repositories and servers", { timeout: 180_000 }, 
     const random = Buffer.alloc(2 << 20);
     for (let i = 0; i < random.length; i += 4) random.writeUInt32LE((Math.random() * 2 ** 32) >>> 0, i);
     const path = `${HOST}/incr`;
-    await host.createRepo("incr", [
-      {
-        files: { "go.mod": `module ${path}\n`, "data.bin": random, "a.go": "package m\n" },
-        tags: ["v1.0.0"],
-      },
-    ]);
+    const files = (n: number) => ({
+      "go.mod": `module ${path}\n`,
+      "data.bin": random,
+      "a.go": `package m\n\nconst X = ${n}\n`,
+    });
+    await host.createRepo("incr", [{ files: files(1), tags: ["v1.0.0"] }]);
     const src = new DirectSource({
       vcsDir: join(work, "vcs-incr"),
       insecure: HOST,
       refsMaxAgeMs: 0,
       env: { PATH: process.env.PATH, HTTP_PROXY: host.proxyUrl, http_proxy: host.proxyUrl },
     });
-    const refsBefore = host.requests.filter((r) => r.includes("/incr.git/info/refs")).length;
-    const answers = await Promise.all([1, 2, 3, 4].map(() => src.list(path)));
-    for (const a of answers) assert.deepEqual(a, [{ version: "v1.0.0" }]);
-    const refsAfter = host.requests.filter((r) => r.includes("/incr.git/info/refs")).length;
-    // One refresh: a single fetch.
-    assert.equal(refsAfter - refsBefore, 1, "concurrent lists refreshed the mirror more than once");
+    const infoRefs = () => host.requests.filter((r) => r.includes("/incr.git/info/refs")).length;
+    const refsBefore = infoRefs();
+    const answers = await Promise.all([1, 2, 3, 4].map(() => src.info(path, "v1.0.0")));
+    for (const a of answers) assert.equal(a.Version, "v1.0.0");
+    // One listing of the refs and one fetch, shared by all four.
+    assert.equal(infoRefs() - refsBefore, 2, "concurrent requests listed or fetched more than once");
     const repo = await src.codeRepo(path);
     assert.ok("code" in repo);
-    const mirror = repo.code as unknown as { lastFetchBytes: number };
-    const first = mirror.lastFetchBytes;
+    const mirror = repo.code as unknown as { fetchedBytes: number };
+    const first = mirror.fetchedBytes;
     assert.ok(first > 1 << 20, `first fetch moved ${first} bytes`);
 
-    await host.extendRepo("incr", [
-      {
-        files: { "go.mod": `module ${path}\n`, "data.bin": random, "a.go": "package m\n\nconst X = 2\n" },
-        tags: ["v1.1.0"],
-      },
-    ]);
+    // A second version of a mirror holding one shallow commit.
+    await host.extendRepo("incr", [{ files: files(2), tags: ["v1.1.0"] }]);
     assert.deepEqual(await src.list(path), [{ version: "v1.0.0" }, { version: "v1.1.0" }]);
-    const second = mirror.lastFetchBytes;
-    assert.ok(second < first / 10, `second fetch moved ${second} bytes (first ${first})`);
+    assert.equal(mirror.fetchedBytes, first, "listing versions fetched objects");
+    assert.equal((await src.info(path, "v1.1.0")).Version, "v1.1.0");
+    const second = mirror.fetchedBytes - first;
+    assert.ok(second > 0 && second < first / 10, `second fetch moved ${second} bytes (first ${first})`);
+
+    // An untagged commit needs the history (its pseudo-version's base tag): the mirror becomes complete...
+    const head = await host.extendRepo("incr", [{ files: files(3) }]);
+    const untagged = head.commits[2]?.hash ?? "";
+    assert.match((await src.info(path, untagged)).Version, /^v1\.1\.1-0\.\d{14}-[0-9a-f]{12}$/);
+    const third = mirror.fetchedBytes - first - second;
+    assert.ok(third < first / 10, `the history moved ${third} bytes (first ${first})`);
+
+    // ...and a version after that, fetched into the complete mirror, still moves only what is new.
+    await host.extendRepo("incr", [{ files: files(4), tags: ["v1.2.0"] }]);
+    const before = mirror.fetchedBytes;
+    assert.equal((await src.info(path, "v1.2.0")).Version, "v1.2.0");
+    const fourth = mirror.fetchedBytes - before;
+    assert.ok(fourth > 0 && fourth < first / 10, `a version after that moved ${fourth} bytes (first ${first})`);
+
+    // An unchanged remote: nothing fetched, whatever is asked.
+    const refsThen = infoRefs();
     await src.list(path);
-    assert.equal(mirror.lastFetchBytes, 0, "an unchanged remote was fetched again");
+    await src.info(path, "v1.0.0");
+    assert.equal(mirror.fetchedBytes, before + fourth, "an unchanged remote was fetched again");
+    assert.equal(infoRefs() - refsThen, 1, "an unchanged remote cost more than one listing of its refs");
   });
 });

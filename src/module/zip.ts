@@ -222,15 +222,19 @@ function foldRune(r: number): number {
 
 /** A key equal for two strings exactly when Go's strings.EqualFold says they are equal. */
 export function strToFold(s: string): string {
-  let fast = true;
+  let ascii = true;
+  let upper = false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 0x80 || (c >= 0x41 && c <= 0x5a)) {
-      fast = false;
+    if (c >= 0x80) {
+      ascii = false;
       break;
     }
+    if (c >= 0x41 && c <= 0x5a) upper = true;
   }
-  if (fast) return s;
+  // An ASCII letter's orbit is smallest at its upper-case form, which maps to lower case: A-Z → a-z,
+  // nothing else changes (and the table, costly to build, is not needed).
+  if (ascii) return upper ? s.toLowerCase() : s;
   let out = "";
   for (const ch of s) out += String.fromCodePoint(foldRune(ch.codePointAt(0)!));
   return out;

@@ -37,7 +37,8 @@ import {
   type ZipSourceFile,
 } from "../../module/zip.ts";
 import { openArchive } from "./git-archive-files.ts";
-import type { OpOptions, RevInfo, Tag, TreeFile } from "./git-repo.ts";
+import { BlobPrefetch, type BlobSource } from "./git-blob-reader.ts";
+import type { OpOptions, RevInfo, Tag, TreeEntry, TreeListing } from "./git-repo.ts";
 
 /** The repository operations a module needs (GitRepo implements them). */
 export interface CodeHost {
@@ -55,8 +56,10 @@ export interface CodeHost {
   ): Promise<string>;
   descendsFrom(rev: string, tag: string, opts?: OpOptions): Promise<boolean>;
   archive(rev: string, subdir: string, outFile: string, max: number, opts?: OpOptions): Promise<boolean>;
-  /** Blob sizes under subdir, for refusing an oversized module before archiving it. */
-  treeFiles?(rev: string, subdir: string, opts?: OpOptions): Promise<TreeFile[]>;
+  /** The files under subdir (with sizes, for refusing an oversized module before reading any). */
+  listTree?(rev: string, subdir: string, opts?: OpOptions): Promise<TreeListing>;
+  /** Reads blobs listTree named; with both, zips are built from the blobs instead of an archive. */
+  openBlobs?(opts?: OpOptions): BlobSource;
   tempFile(suffix: string): string;
   /** Brings the remote's refs up to date if they are older than the host allows. */
   refs?(opts?: OpOptions): Promise<unknown>;
@@ -343,7 +346,12 @@ export class CodeRepo {
       return checkCanonical(statVers);
     }
 
-    const isRetractedFn = await this.#retractedVersions(opts).catch(() => (_v: string) => false);
+    // Only needed when the revision's own tag does not settle the answer: computed then, once.
+    let retracted: ((v: string) => boolean) | undefined;
+    const retractions = async (): Promise<(v: string) => boolean> => {
+      retracted ??= await this.retractions(opts);
+      return retracted;
+    };
 
     const fromVcs = this.#tagToVersion(info.version);
     if (fromVcs.canonical) {
@@ -362,7 +370,7 @@ export class CodeRepo {
         if (canonical) return checkCanonical(v);
         pseudoBase = v;
       }
-      if (canonical && semver.compare(highestCanonical, v) < 0 && !isRetractedFn(v)) {
+      if (canonical && semver.compare(highestCanonical, v) < 0 && !(await retractions())(v)) {
         if (matchPathMajor(v, this.pathMajor) || (await canUseIncompatible(v))) highestCanonical = v;
       }
     }
@@ -378,6 +386,7 @@ export class CodeRepo {
         const m = semver.major(v);
         if (!majors.has(m)) majors.set(m, await canUseIncompatible(v));
       }
+      const isRetractedFn = await retractions();
       const allowed = (tag: string): boolean => {
         const { v } = this.#tagToVersion(tag);
         if (v === "") return false;
@@ -552,12 +561,10 @@ export class CodeRepo {
 
   /**
    * Refuses a module whose files are already over the size limit in the
-   * repository (sizes from the tree, before git archive runs: an archive can
+   * repository (sizes from the tree, before anything is read: an archive can
    * only make files larger, never smaller), with the zip rules' own error.
    */
-  async #checkTreeSize(version: string, rev: string, dir: string, opts: OpOptions): Promise<void> {
-    if (this.code.treeFiles === undefined) return;
-    const files = (await this.code.treeFiles(rev, dir, opts)).map(treeFileSource);
+  async #checkTreeSize(version: string, files: ZipSourceFile[]): Promise<void> {
     const checked = await checkFiles(files);
     const sizes = new Map(files.map((f, i) => [f.path, i]));
     let total = 0;
@@ -630,7 +637,60 @@ export class CodeRepo {
     } catch (err) {
       throw this.#revErr(version, err);
     }
-    await this.#checkTreeSize(version, found.rev, found.dir, opts);
+    const listing = await this.code.listTree?.(found.rev, found.dir, opts);
+    if (listing !== undefined) {
+      // (git archive fails the same way only when a directory was asked for.)
+      if (listing.entries.length === 0 && found.dir !== "") throw this.#noFiles(version, found);
+      const blobEntries = listing.entries.filter((e) => e.type === "blob");
+      await this.#checkTreeSize(
+        version,
+        blobEntries.map((e) => treeFileSource(e)),
+      );
+      // Without attributes files, git archive writes the blobs as they are: read them directly.
+      if (!listing.attributes && this.code.openBlobs !== undefined) {
+        const blobs = this.code.openBlobs(opts);
+        try {
+          // Once the files to write are known, their blobs are read ahead in the order the zip takes them.
+          let prefetch: BlobPrefetch | undefined;
+          const planned = new Map<string, number>();
+          const files = blobEntries.map((e) =>
+            treeFileSource(e, blobs, () => {
+              const i = planned.get(e.path);
+              return prefetch !== undefined && i !== undefined ? prefetch.read(i) : blobs.read(e.oid);
+            }),
+          );
+          const plan = (valid: string[]) => {
+            const byPath = new Map(blobEntries.map((e) => [e.path, e]));
+            const order: { oid: string; size: number }[] = [];
+            for (const p of valid) {
+              const e = byPath.get(p);
+              if (e === undefined) continue;
+              planned.set(p, order.length);
+              order.push({ oid: e.oid, size: e.size });
+            }
+            prefetch = new BlobPrefetch(blobs, order);
+          };
+          return await this.#startZip(version, found, files, out, () => blobs.close(), opts, plan);
+        } catch (err) {
+          blobs.close();
+          throw err;
+        }
+      }
+    }
+    return this.#zipFromArchive(version, found, out, opts);
+  }
+
+  #noFiles(version: string, found: { rev: string; dir: string }): NotFoundError {
+    return new NotFoundError(`${this.modPath}@${version}: no files in ${found.dir} at revision ${found.rev}`);
+  }
+
+  /** The zip from `git archive` (when attributes may change the files), read back. */
+  async #zipFromArchive(
+    version: string,
+    found: { rev: string; dir: string },
+    out: NodeJS.WritableStream,
+    opts: OpOptions,
+  ): Promise<{ done: Promise<CreatedZip> }> {
     const tmp = this.code.tempFile(".zip");
     let archiveOpen: Awaited<ReturnType<typeof openArchive>> | undefined;
     const cleanup = async () => {
@@ -639,36 +699,59 @@ export class CodeRepo {
     };
     try {
       const ok = await this.code.archive(found.rev, found.dir, tmp, MAX_ZIP_FILE, opts);
-      if (!ok) {
-        throw new NotFoundError(
-          `${this.modPath}@${version}: no files in ${found.dir} at revision ${found.rev}`,
-        );
-      }
+      if (!ok) throw this.#noFiles(version, found);
       archiveOpen = await openArchive(tmp, found.dir);
-      const files = archiveOpen.files;
-      if (found.dir !== "" && !files.some((f) => f.path === "LICENSE")) {
-        const data = await this.code.readFile(found.rev, "LICENSE", MAX_LICENSE, opts).catch(() => undefined);
-        if (data !== undefined) files.push(dataFile("LICENSE", data));
-      }
-      const checked = await checkFiles(files);
-      const bad = checkedFilesError(checked, `create zip for ${this.modPath}@${version}`);
-      if (bad) throw bad;
-      const done = create(out, this.modPath, version, files).finally(cleanup);
-      done.catch(() => undefined);
-      return { done };
+      return await this.#startZip(version, found, archiveOpen.files, out, cleanup, opts);
     } catch (err) {
       await cleanup();
       throw err;
     }
   }
+
+  /**
+   * Adds the repository's LICENSE to a subdirectory module without one,
+   * checks the files, then starts writing; cleanup runs when writing ends
+   * (the caller cleans up if this throws).
+   */
+  async #startZip(
+    version: string,
+    found: { rev: string; dir: string },
+    files: ZipSourceFile[],
+    out: NodeJS.WritableStream,
+    cleanup: () => unknown,
+    opts: OpOptions,
+    onChecked?: (valid: string[]) => void,
+  ): Promise<{ done: Promise<CreatedZip> }> {
+    if (found.dir !== "" && !files.some((f) => f.path === "LICENSE")) {
+      const data = await this.code.readFile(found.rev, "LICENSE", MAX_LICENSE, opts).catch(() => undefined);
+      if (data !== undefined) files.push(dataFile("LICENSE", data));
+    }
+    const checked = await checkFiles(files);
+    const bad = checkedFilesError(checked, `create zip for ${this.modPath}@${version}`);
+    if (bad) throw bad;
+    onChecked?.(checked.valid);
+    const done = create(out, this.modPath, version, files).finally(cleanup);
+    done.catch(() => undefined);
+    return { done };
+  }
 }
 
-function treeFileSource(f: TreeFile): ZipSourceFile {
+/** A tree entry as a zip candidate; its bytes come from blobs (never opened when absent: sizes only). */
+function treeFileSource(e: TreeEntry, blobs?: BlobSource, read?: () => Promise<Buffer>): ZipSourceFile {
+  const info = {
+    // What git archive's zip says of the entry: regular files, symlinks, and submodules as directories.
+    isFile: e.type === "blob" && e.mode.startsWith("100"),
+    isSymlink: e.type === "blob" && e.mode === "120000",
+    size: e.size,
+  };
+  if (blobs === undefined) {
+    return { path: e.path, lstat: () => Promise.resolve(info), open: () => Readable.from([]) };
+  }
   return {
-    path: f.path,
-    lstat: () =>
-      Promise.resolve({ isFile: f.mode.startsWith("100"), isSymlink: f.mode === "120000", size: f.size }),
-    open: () => Readable.from([]),
+    path: e.path,
+    lstat: () => Promise.resolve(info),
+    open: () => blobs.stream(e.oid),
+    readUpTo: read ?? (() => blobs.read(e.oid)),
   };
 }
 

@@ -1,20 +1,26 @@
 /**
  * One git repository as the go command sees it (cmd/go/internal/modfetch/
  * codehost/git.go), backed by a bare mirror inside goark's store. The remote's
- * refs come from `git ls-remote` (as Go reads them); the mirror is fetched
- * only when they differ from what it holds, so a second version of a known
- * repository transfers only the missing objects. One refresh per repository
- * runs at a time and every network operation takes a slot of a per-host cap.
+ * refs come from `git ls-remote`; objects are fetched only when an answer
+ * needs them, the way Go fetches: a commit named by a branch, tag or HEAD is
+ * first fetched alone and shallow (`--depth=1`), and the whole history (every
+ * branch and tag, unshallowed) only when an answer depends on it — the base
+ * tag of a pseudo-version, ancestry, a hash no ref names. A mirror that once
+ * held everything stays complete: later fetches bring all refs up to date and
+ * transfer only the missing objects. One fetch per mirror runs at a time and
+ * every network operation takes a slot of a per-host cap.
  *
- * Unlike Go, which fetches single refs shallowly and deepens on demand, the
- * mirror always holds every branch and tag with full history; the answers are
- * those Go gives once it has fetched everything, i.e. with a fresh cache.
+ * The answers are those Go gives with a fresh cache: the tags on a commit are
+ * the remote's (from ls-remote), never stale local ones.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type GoarkError, InvalidVersionError, NotFoundError, UpstreamError } from "../../errors.ts";
-import type { ConcurrencyLimit } from "../concurrency-limit.ts";
+import { decodeGoBytes } from "../../module/go-bytes.ts";
+import * as semver from "../../module/semver.ts";
+import { ConcurrencyLimit } from "../concurrency-limit.ts";
+import { type BlobSource, GitBlobReader } from "./git-blob-reader.ts";
 import {
   type GitEnvironment,
   type GitResult,
@@ -38,11 +44,22 @@ export interface RevInfo {
   tags: string[];
 }
 
-export interface TreeFile {
+/** One entry of a commit's tree (`git ls-tree -r -l`), path relative to the directory listed. */
+export interface TreeEntry {
   path: string;
-  /** Git's octal mode: 100644, 100755, 120000 (symlink). */
+  /** Git's octal mode: 100644, 100755, 120000 (symlink), 160000 (submodule). */
   mode: string;
+  type: "blob" | "commit";
+  oid: string;
+  /** Bytes of a blob (0 for a submodule). */
   size: number;
+}
+
+export interface TreeListing {
+  /** Blobs and submodules under the directory, in git's tree order (the order git archive writes). */
+  entries: TreeEntry[];
+  /** Whether a .gitattributes file in the directory or above it may change what git archive writes. */
+  attributes: boolean;
 }
 
 export interface Tag {
@@ -79,10 +96,24 @@ export interface OpOptions {
 /** Go's minHashDigits: shorter hex strings are never taken as hash prefixes. */
 const MIN_HASH_DIGITS = 7;
 const HEX_RE = /^[0-9a-f]+$/;
+const FULL_HASH_RE = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 const ATTRIBUTES_LINE = "\n* -export-subst -export-ignore\n";
 export const LAST_USED_FILE = "goark-last-used";
 /** Where the mirror keeps the remote's HEAD (never a branch or tag, so never a version). */
 const HEAD_REF = "refs/goark/HEAD";
+/** Every branch and tag (pruned), and HEAD: what a complete mirror holds. */
+const ALL_REFSPECS = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+/**
+ * Every fetch keeps what it receives as one pack (never loose objects): no
+ * per-object files to write, and the bytes a fetch moved are the new pack's size.
+ */
+const FETCH_CONFIG = ["-c", "fetch.unpackLimit=1"];
+
+/**
+ * What the mirror holds: nothing yet; single commits fetched shallow; or
+ * every branch and tag with their full history (as of the last full fetch).
+ */
+type MirrorState = "empty" | "shallow" | "complete";
 
 function sameRefs(a: Map<string, string> | undefined, b: Map<string, string>): boolean {
   if (a === undefined || a.size !== b.size) return false;
@@ -121,6 +152,38 @@ function unknownRevision(rev: string): NotFoundError {
   return new NotFoundError(`unknown revision ${rev}`, { version: rev });
 }
 
+/** Go's loadRefs over `git ls-remote` output: HEAD, branches, tags (annotated ones peeled). */
+export function parseLsRemote(out: string): Map<string, string> {
+  const refs = new Map<string, string>();
+  const peeled = new Map<string, string>();
+  for (const line of out.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length !== 2) continue;
+    const [hash, ref] = f as [string, string];
+    if (!FULL_HASH_RE.test(hash)) continue;
+    if (ref !== "HEAD" && !ref.startsWith("refs/heads/") && !ref.startsWith("refs/tags/")) continue;
+    if (ref.endsWith("^{}")) peeled.set(ref.slice(0, -3), hash);
+    else refs.set(ref, hash);
+  }
+  for (const [ref, hash] of peeled) refs.set(ref, hash);
+  return refs;
+}
+
+/** A value for git's config file, quoted. */
+function configValue(v: string): string {
+  return `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
+
+/** The refspec that fetches ref into the mirror under the same name (HEAD under HEAD_REF). */
+function refspecFor(ref: string): string {
+  return ref === "HEAD" ? `+HEAD:${HEAD_REF}` : `+${ref}:${ref}`;
+}
+
+/** A tag that looks like a module version (worth fetching before the refs are known). */
+function looksLikeVersionTag(rev: string): boolean {
+  return semver.isValid(rev.slice(rev.lastIndexOf("/") + 1));
+}
+
 export class GitRepo {
   readonly remote: string;
   readonly dir: string;
@@ -131,10 +194,19 @@ export class GitRepo {
   #refs: Map<string, string> | undefined;
   #refsAt = 0;
   #generation = 0;
+  #state: MirrorState = "empty";
+  /** Cleared when a shallow fetch is refused (dumb HTTP, old servers): full fetches from then on. */
+  #shallowOk = true;
+  /** The refs generation the last full fetch brought the mirror's branches and tags up to. */
+  #syncedGeneration = -1;
+  /** Counts fetches, so a waiter can tell that someone else fetched while it waited. */
+  #fetchSeq = 0;
+  /** One fetch at a time in this mirror. */
+  readonly #fetchLock = new ConcurrencyLimit(1);
   readonly #statCache = new Map<string, RevInfo>();
   readonly #fileCache = new Map<string, Buffer | typeof NO_FILE>();
-  /** Bytes of packs and objects the last refresh added (for the benchmark). */
-  lastFetchBytes = 0;
+  /** Bytes of packs all fetches into this mirror have added (for tests and the benchmark). */
+  fetchedBytes = 0;
 
   constructor(opts: GitRepoOptions) {
     if (opts.remote.startsWith("-")) {
@@ -143,7 +215,11 @@ export class GitRepo {
     this.remote = opts.remote;
     this.dir = opts.dir;
     this.#opts = opts;
-    this.#env = runEnvironment(opts.env, opts.allow, opts.config);
+    // No attributes from outside the repository (system or user files): zips depend on the commit only.
+    this.#env = {
+      ...runEnvironment(opts.env, opts.allow, [...(opts.config ?? []), ["core.attributesFile", "/dev/null"]]),
+      GIT_ATTR_NOSYSTEM: "1",
+    };
   }
 
   // ---- plumbing
@@ -152,6 +228,8 @@ export class GitRepo {
     args: string[],
     o: { network?: boolean; maxOutput?: number; stdoutFile?: string; signal?: AbortSignal | undefined },
   ): Promise<GitResult> {
+    let sub = 0;
+    while (args[sub] === "-c") sub += 2;
     const run = () =>
       runGit(args, {
         cwd: this.dir,
@@ -162,7 +240,7 @@ export class GitRepo {
         ...(o.maxOutput === undefined ? {} : { maxOutput: o.maxOutput }),
         ...(o.stdoutFile === undefined ? {} : { stdoutFile: o.stdoutFile }),
         ...(o.signal === undefined ? {} : { signal: o.signal }),
-        what: `git ${args[0]} (${redactSecrets(this.remote)})`,
+        what: `git ${args[sub] ?? ""} (${redactSecrets(this.remote)})`,
       });
     if (!o.network || this.#opts.hostLimit === undefined) return run();
     const release = await this.#opts.hostLimit.acquire(o.signal);
@@ -183,42 +261,61 @@ export class GitRepo {
   }
 
   async #doInit(): Promise<void> {
-    try {
-      await stat(join(this.dir, "objects"));
+    if (await this.#exists(join(this.dir, "objects"))) {
+      this.#state = await this.#existingState();
       return;
-    } catch {
-      // not there yet
+    }
+    if (/[\0-\x1f\x7f]/.test(this.remote)) {
+      throw new UpstreamError(
+        `git remote ${JSON.stringify(redactSecrets(this.remote))} has control characters; refused`,
+      );
     }
     const parent = dirname(this.dir);
     await mkdir(parent, { recursive: true });
     const tmp = `${this.dir}.init-${randomBytes(6).toString("hex")}`;
-    const env = this.#env;
-    const must = async (args: string[]) => {
-      const r = await runGit(args, { cwd: parent, env, timeoutMs: 60_000, what: `git ${args[0]}` });
-      if (r.code !== 0) {
-        throw new UpstreamError(
-          `creating the mirror for ${redactSecrets(this.remote)}: ${gitComplaint(r.stderr)}`,
-        );
-      }
-    };
     try {
-      await must(["init", "--bare", "-q", "--", tmp]);
-      await must(["-C", tmp, "remote", "add", "origin", "--", this.remote]);
+      // What `git init --bare` and `git remote add` would write, without two processes to start.
+      for (const d of ["objects/info", "objects/pack", "refs/heads", "refs/tags", "info"]) {
+        await mkdir(join(tmp, d), { recursive: true });
+      }
+      await writeFile(join(tmp, "HEAD"), "ref: refs/heads/main\n");
+      await writeFile(
+        join(tmp, "config"),
+        "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n" +
+          `[remote "origin"]\n\turl = ${configValue(this.remote)}\n`,
+      );
       await writeFile(join(tmp, REMOTE_FILE), `${redactSecrets(this.remote)}\n`);
       // The go command's guard: export-subst and export-ignore must not change archives.
-      await mkdir(join(tmp, "info"), { recursive: true });
       await writeFile(join(tmp, "info", "attributes"), ATTRIBUTES_LINE);
       try {
         await rename(tmp, this.dir);
+        this.#state = "empty";
       } catch (err) {
         // Another process won the race; its mirror is as good as ours.
-        await stat(join(this.dir, "objects")).catch(() => {
-          throw err;
-        });
+        if (!(await this.#exists(join(this.dir, "objects")))) throw err;
+        this.#state = await this.#existingState();
       }
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
+  }
+
+  async #exists(path: string): Promise<boolean> {
+    try {
+      await stat(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A mirror found on disk: shallow if git says so, complete if it holds anything, else empty. */
+  async #existingState(): Promise<MirrorState> {
+    if (await this.#exists(join(this.dir, "shallow"))) return "shallow";
+    const objects = await readdir(join(this.dir, "objects")).catch(() => [] as string[]);
+    if (objects.some((n) => n.length === 2)) return "complete";
+    const packs = await readdir(join(this.dir, "objects", "pack")).catch(() => [] as string[]);
+    return packs.some((n) => n.endsWith(".pack")) ? "complete" : "empty";
   }
 
   /** Marks the mirror as used now (pruning goes by this time). */
@@ -236,69 +333,28 @@ export class GitRepo {
 
   /**
    * The remote's refs (HEAD, refs/heads/*, refs/tags/* with annotated tags
-   * peeled to their commits), no older than refsMaxAgeMs; the mirror holds
-   * their objects when this returns.
+   * peeled to their commits), from `git ls-remote`, no older than
+   * refsMaxAgeMs. The mirror need not hold their objects.
    */
   async refs(opts: OpOptions & { maxAgeMs?: number } = {}): Promise<Map<string, string>> {
-    const maxAge = opts.maxAgeMs ?? this.#opts.refsMaxAgeMs ?? 5000;
-    if (this.#refs !== undefined && Date.now() - this.#refsAt <= maxAge) return this.#refs;
+    if (this.#refsFresh(opts.maxAgeMs) && this.#refs !== undefined) return this.#refs;
     this.#refresh ??= this.#doRefresh(opts.signal).finally(() => {
       this.#refresh = undefined;
     });
     return this.#refresh;
   }
 
+  #refsFresh(maxAgeMs?: number): boolean {
+    const maxAge = maxAgeMs ?? this.#opts.refsMaxAgeMs ?? 5000;
+    return this.#refs !== undefined && Date.now() - this.#refsAt <= maxAge;
+  }
+
   async #doRefresh(signal: AbortSignal | undefined): Promise<Map<string, string>> {
     await this.ensureInit();
     const started = Date.now();
-    const before = this.#refs === undefined ? 0 : await this.#objectBytes();
-    // One fetch mirrors the remote's heads and tags (pruning deleted ones) and
-    // its HEAD; when nothing changed it transfers no objects, like ls-remote.
-    const refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
-    const fetch = (withHead: boolean) =>
-      this.#git(
-        [
-          "fetch",
-          "-q",
-          "-f",
-          "--prune",
-          "--no-tags",
-          "--no-write-fetch-head",
-          "origin",
-          ...(withHead ? [`+HEAD:${HEAD_REF}`] : []),
-          ...refspecs,
-        ],
-        { network: true, signal },
-      );
-    let f = await fetch(true);
-    let hasHead = true;
-    if (f.code !== 0 && /couldn't find remote ref HEAD/i.test(f.stderr)) {
-      // No HEAD (an empty repository, or one whose HEAD names a missing branch).
-      hasHead = false;
-      f = await fetch(false);
-    }
-    if (f.code !== 0) throw this.#remoteError("fetching", f.stderr);
-    if (!hasHead) await this.#git(["update-ref", "-d", HEAD_REF], { signal });
-    this.lastFetchBytes = Math.max(0, (await this.#objectBytes()) - before);
-    const local = await this.#git(
-      [
-        "for-each-ref",
-        "--format=%(objectname) %(*objectname) %(refname)",
-        "refs/heads",
-        "refs/tags",
-        HEAD_REF,
-      ],
-      { signal, maxOutput: 256 << 20 },
-    );
-    if (local.code !== 0) throw new UpstreamError(`git for-each-ref failed: ${gitComplaint(local.stderr)}`);
-    // Go's loadRefs: HEAD, branches and tags, an annotated tag standing for the commit it points to.
-    const refs = new Map<string, string>();
-    for (const line of local.stdout.toString("utf8").split("\n")) {
-      const [object, peeled, ref] = line.split(" ");
-      if (object === undefined || ref === undefined) continue;
-      const hash = peeled !== undefined && peeled !== "" ? peeled : object;
-      refs.set(ref === HEAD_REF ? "HEAD" : ref, hash);
-    }
+    const r = await this.#git(["ls-remote", "-q", "origin"], { network: true, signal, maxOutput: 256 << 20 });
+    if (r.code !== 0) throw this.#remoteError("reading the refs of", r.stderr);
+    const refs = parseLsRemote(r.stdout.toString("utf8"));
     if (!sameRefs(this.#refs, refs)) {
       this.#refs = refs;
       this.#generation++;
@@ -307,16 +363,6 @@ export class GitRepo {
     this.#refsAt = started;
     await this.touch();
     return this.#refs ?? refs;
-  }
-
-  async #objectBytes(): Promise<number> {
-    const r = await this.#git(["count-objects", "-v"], {});
-    let total = 0;
-    for (const line of r.stdout.toString("utf8").split("\n")) {
-      const m = /^(size|size-pack): (\d+)$/.exec(line.trim());
-      if (m) total += Number(m[2]) * 1024;
-    }
-    return total;
   }
 
   #remoteError(doing: string, stderr: string): GoarkError {
@@ -349,6 +395,140 @@ export class GitRepo {
     return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  // ---- fetching
+
+  /** Runs fn holding the mirror's fetch lock. */
+  async #locked<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+    const release = await this.#fetchLock.acquire(signal);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  async #packs(): Promise<Set<string>> {
+    const names = await readdir(join(this.dir, "objects", "pack")).catch(() => [] as string[]);
+    return new Set(names.filter((n) => n.endsWith(".pack")));
+  }
+
+  /** Adds the sizes of packs not in before to fetchedBytes. */
+  async #countNewPacks(before: Set<string>): Promise<void> {
+    for (const name of await this.#packs()) {
+      if (before.has(name)) continue;
+      this.fetchedBytes += await stat(join(this.dir, "objects", "pack", name)).then(
+        (s) => s.size,
+        () => 0,
+      );
+    }
+  }
+
+  /** Fetches ref's commit alone, shallow. False when the remote refused (the caller then fetches everything). */
+  async #fetchShallowLocked(ref: string, signal: AbortSignal | undefined): Promise<boolean> {
+    const before = await this.#packs();
+    const r = await this.#git(
+      [
+        ...FETCH_CONFIG,
+        "fetch",
+        "-q",
+        "-f",
+        "--depth=1",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "origin",
+        refspecFor(ref),
+      ],
+      { network: true, signal },
+    );
+    this.#fetchSeq++;
+    if (r.code !== 0) {
+      // Dumb HTTP and some servers cannot fetch shallow at all: do not ask again.
+      if (/shallow/i.test(r.stderr)) this.#shallowOk = false;
+      return false;
+    }
+    if (this.#state === "empty") this.#state = "shallow";
+    await this.#countNewPacks(before);
+    return true;
+  }
+
+  /**
+   * Fetches every branch and tag (pruning deleted ones) and HEAD, with their
+   * whole history (Go's fetchRefsLocked): the mirror is complete afterwards.
+   */
+  async #fetchAllLocked(signal: AbortSignal | undefined): Promise<void> {
+    const generation = this.#generation;
+    const before = await this.#packs();
+    const fetch = (withHead: boolean, extra: string[]) =>
+      this.#git(
+        [
+          ...FETCH_CONFIG,
+          "fetch",
+          "-q",
+          "-f",
+          ...extra,
+          "--prune",
+          "--no-tags",
+          "--no-write-fetch-head",
+          "origin",
+          ...(withHead ? [`+HEAD:${HEAD_REF}`] : []),
+          ...ALL_REFSPECS,
+        ],
+        { network: true, signal },
+      );
+    const run = async (extra: string[]) => {
+      let f = await fetch(true, extra);
+      let hasHead = true;
+      if (f.code !== 0 && /couldn't find remote ref HEAD/i.test(f.stderr)) {
+        // No HEAD (an empty repository, or one whose HEAD names a missing branch).
+        hasHead = false;
+        f = await fetch(false, extra);
+      }
+      if (f.code !== 0) throw this.#remoteError("fetching", f.stderr);
+      if (!hasHead) await this.#git(["update-ref", "-d", HEAD_REF], { signal });
+    };
+    try {
+      await run([]);
+      // As Go does: new refs first, then the history, in two fetches (one trips up older gits).
+      if (await this.#exists(join(this.dir, "shallow"))) await run(["--unshallow"]);
+    } finally {
+      this.#fetchSeq++;
+      await this.#countNewPacks(before);
+    }
+    this.#state = "complete";
+    this.#syncedGeneration = generation;
+  }
+
+  /**
+   * Fetches so that the commit ref names can be found: that ref alone and
+   * shallow while the mirror is not complete (and the remote allows it),
+   * else everything. Nothing if another fetch ran since seq (the caller looks
+   * again first). Returns what it did.
+   */
+  async #fetchFor(
+    ref: string | undefined,
+    seq: number,
+    signal: AbortSignal | undefined,
+  ): Promise<"skipped" | "shallow" | "full"> {
+    return this.#locked(signal, async () => {
+      if (this.#fetchSeq !== seq) return "skipped";
+      if (ref !== undefined && this.#state !== "complete" && this.#shallowOk) {
+        if (await this.#fetchShallowLocked(ref, signal)) return "shallow";
+      }
+      await this.#fetchAllLocked(signal);
+      return "full";
+    });
+  }
+
+  /** Every branch and tag with full history, as of the current refs (for ancestry questions). */
+  async #ensureHistory(opts: OpOptions): Promise<void> {
+    await this.refs(opts);
+    const synced = () => this.#state === "complete" && this.#syncedGeneration === this.#generation;
+    if (synced()) return;
+    await this.#locked(opts.signal, async () => {
+      if (!synced()) await this.#fetchAllLocked(opts.signal);
+    });
+  }
+
   // ---- revisions
 
   /** Go's Latest: the commit the remote's HEAD names. */
@@ -363,69 +543,118 @@ export class GitRepo {
 
   /**
    * Go's stat: a full or abbreviated hash, a tag, a branch or HEAD, resolved
-   * against the mirror (refreshed from the remote when the name is not a tag
-   * or hash it already holds). NotFoundError when nothing matches.
+   * against the remote's refs and fetched into the mirror if it is not there
+   * yet. NotFoundError when nothing matches.
    */
   async stat(rev: string, opts: OpOptions = {}): Promise<RevInfo> {
     checkRev(rev);
     await this.ensureInit();
-    if (looksLikeHash(rev)) {
+    if (looksLikeHash(rev) && this.#state !== "empty") {
+      // The tags on the commit come from the remote's refs.
+      if (this.#refs === undefined) await this.refs(opts);
       const info = await this.#statLocal(rev, rev, opts);
       if (info !== undefined) return info;
     }
-    const knownTag = this.#refs?.has(`refs/tags/${rev}`) ?? false;
-    if (knownTag || (await this.#localTagExists(rev, opts))) {
-      const info = await this.#statLocal(rev, `refs/tags/${rev}`, opts);
-      if (info !== undefined) return info;
+    if (this.#state !== "empty") {
+      // A tag the mirror holds (tags are taken not to move, as Go does), unless the refs say otherwise.
+      const known = this.#refs?.get(`refs/tags/${rev}`);
+      if (this.#refs === undefined || known !== undefined) {
+        const info = await this.#statLocal(rev, known ?? `refs/tags/${rev}`, opts);
+        if (info !== undefined && (known === undefined || info.name === known)) return info;
+      }
+    }
+    // While the refs are being read, fetch the tag a version names: it is almost always there.
+    let early: Promise<unknown> | undefined;
+    if (
+      !this.#refsFresh() &&
+      this.#state !== "complete" &&
+      this.#shallowOk &&
+      !looksLikeHash(rev) &&
+      looksLikeVersionTag(rev)
+    ) {
+      const seq = this.#fetchSeq;
+      early = this.#locked(opts.signal, async () => {
+        if (this.#fetchSeq === seq) await this.#fetchShallowLocked(`refs/tags/${rev}`, opts.signal);
+      }).catch(() => undefined);
     }
     const generation = this.#generation;
     try {
-      return await this.#statRefs(rev, await this.refs(opts), opts);
+      return await this.#statRefs(rev, await this.refs(opts), opts, early);
     } catch (err) {
       // Not in refs remembered from earlier: ask the remote once more before saying it does not exist.
       if (!(err instanceof NotFoundError) || this.#generation !== generation) throw err;
-      return this.#statRefs(rev, await this.refs({ ...opts, maxAgeMs: 0 }), opts);
+      return this.#statRefs(rev, await this.refs({ ...opts, maxAgeMs: 0 }), opts, early);
+    } finally {
+      await early;
     }
   }
 
-  /** Go's stat against the remote's refs (the mirror holds their objects). */
-  async #statRefs(rev: string, refs: Map<string, string>, opts: OpOptions): Promise<RevInfo> {
+  /** Go's stat against the remote's refs: which commit rev names, fetched if the mirror lacks it. */
+  async #statRefs(
+    rev: string,
+    refs: Map<string, string>,
+    opts: OpOptions,
+    early: Promise<unknown> | undefined,
+  ): Promise<RevInfo> {
     let version = rev;
-    let target: string | undefined;
+    let ref: string | undefined;
+    let hash: string | undefined;
     const tag = refs.get(`refs/tags/${rev}`);
     const branch = refs.get(`refs/heads/${rev}`);
     if (tag) {
-      target = `refs/tags/${rev}`;
+      ref = `refs/tags/${rev}`;
+      hash = tag;
     } else if (branch) {
-      target = branch;
+      ref = `refs/heads/${rev}`;
+      hash = branch;
       version = branch;
     } else if (rev === "HEAD" && refs.get("HEAD")) {
-      target = refs.get("HEAD");
-      version = target ?? rev;
+      ref = "HEAD";
+      hash = refs.get("HEAD");
+      version = hash ?? rev;
     } else if (looksLikeHash(rev)) {
-      let hash = "";
-      for (const h of refs.values()) {
+      for (const [k, h] of refs) {
         if (!h.startsWith(rev)) continue;
-        if (hash !== "" && hash !== h) {
+        if (hash !== undefined && hash !== h) {
           throw new InvalidVersionError(`ambiguous revision ${rev}`, { version: rev });
         }
         hash = h;
+        // Fetch by a branch or tag name rather than HEAD (which may move); ties go to the smallest name.
+        const better = ref === undefined || (ref === "HEAD" ? k !== "HEAD" : k !== "HEAD" && k < ref);
+        if (better) ref = k;
       }
-      target = hash !== "" ? hash : rev;
-      version = target;
+      if (hash === undefined && rev.length === 40) hash = rev;
+      version = hash ?? rev;
     } else {
       throw unknownRevision(rev);
     }
-    const info = await this.#statLocal(version, target ?? rev, opts);
-    if (info === undefined) throw unknownRevision(rev);
-    return info;
+    if (early !== undefined) await early;
+    // A commit no ref names is looked for in the whole history, never fetched by hash
+    // (that could import commits the remote does not publish, such as rejected pull requests).
+    if (ref === undefined) await this.#ensureHistory(opts);
+    const local = hash ?? rev;
+    let tried: "none" | "shallow" | "full" = ref === undefined ? "full" : "none";
+    for (let round = 0; round < 5; round++) {
+      const seq = this.#fetchSeq;
+      if (round > 0 || this.#state !== "empty") {
+        const info = await this.#statLocal(version, local, opts);
+        if (info !== undefined && (hash === undefined || info.name === hash)) return info;
+      }
+      if (tried === "full") break;
+      const did = await this.#fetchFor(tried === "shallow" ? undefined : ref, seq, opts.signal);
+      if (did !== "skipped") tried = did;
+    }
+    throw unknownRevision(rev);
   }
 
-  async #localTagExists(name: string, opts: OpOptions): Promise<boolean> {
-    const r = await this.#git(["show-ref", "--verify", "-q", "--", `refs/tags/${name}`], {
-      signal: opts.signal,
-    });
-    return r.code === 0;
+  /** The tags on commit hash: the remote's, or (before the refs are known) the mirror's. */
+  #tagsOf(hash: string, local: string[]): string[] {
+    if (this.#refs === undefined) return [...local].sort();
+    const tags: string[] = [];
+    for (const [ref, h] of this.#refs) {
+      if (h === hash && ref.startsWith("refs/tags/")) tags.push(ref.slice("refs/tags/".length));
+    }
+    return tags.sort();
   }
 
   /** Go's statLocal: `git log -n1` of rev, or undefined when the mirror has no such commit. */
@@ -444,15 +673,15 @@ export class GitRepo {
       throw new UpstreamError(`unexpected response from git log: ${JSON.stringify(out.slice(0, 200))}`);
     }
     const hash = f[0] as string;
-    const tags: string[] = [];
+    const decorations: string[] = [];
     for (let i = 2; i < f.length; i++) {
       if (f[i] === "tag:" && i + 1 < f.length) {
         i++;
         const t = f[i] as string;
-        tags.push(t.endsWith(",") ? t.slice(0, -1) : t);
+        decorations.push(t.endsWith(",") ? t.slice(0, -1) : t);
       }
     }
-    tags.sort();
+    const tags = this.#tagsOf(hash, decorations);
     const full = hash.startsWith(version) ? hash : version;
     const info: RevInfo = {
       name: hash,
@@ -461,7 +690,7 @@ export class GitRepo {
       version: tags.includes(full) ? full : hash,
       tags,
     };
-    // Only hashes are immutable; names are cached until the next refresh.
+    // Answers are kept until the refs change (then the tags may differ).
     this.#statCache.set(key, info);
     return info;
   }
@@ -492,7 +721,8 @@ export class GitRepo {
 
   /**
    * Go's RecentTag: the highest tag (with prefix, passing allowed) merged
-   * into rev, compared as semver after the prefix; "" if none.
+   * into rev, compared as semver after the prefix; "" if none. Needs the
+   * whole history, unless the remote has no plausible tag at all.
    */
   async recentTag(
     rev: string,
@@ -502,6 +732,16 @@ export class GitRepo {
     opts: OpOptions = {},
   ): Promise<string> {
     const info = await this.stat(rev, opts);
+    const refs = await this.refs(opts);
+    let plausible = false;
+    for (const ref of refs.keys()) {
+      if (ref.startsWith(`refs/tags/${prefix}v`)) {
+        plausible = true;
+        break;
+      }
+    }
+    if (!plausible) return "";
+    await this.#ensureHistory(opts);
     const r = await this.#git(
       ["for-each-ref", "--format", "%(refname)", "--merged", info.name, "refs/tags"],
       {
@@ -522,10 +762,11 @@ export class GitRepo {
     return highest === "" ? "" : prefix + highest;
   }
 
-  /** Go's DescendsFrom: whether tag is an ancestor of rev. */
+  /** Go's DescendsFrom: whether tag is an ancestor of rev (with the whole history at hand). */
   async descendsFrom(rev: string, tag: string, opts: OpOptions = {}): Promise<boolean> {
     checkRev(tag);
     const info = await this.stat(rev, opts);
+    await this.#ensureHistory(opts);
     const r = await this.#git(
       ["merge-base", "--is-ancestor", "--end-of-options", `refs/tags/${tag}`, info.name],
       {
@@ -537,30 +778,66 @@ export class GitRepo {
     throw new UpstreamError(`git merge-base failed: ${gitComplaint(r.stderr)}`);
   }
 
+  // ---- files
+
   /**
-   * The blobs under dir ("" for all) at rev with their sizes and modes
-   * (`git ls-tree -r -l`), paths relative to dir. Lets the zip size limit be
-   * checked before anything is archived.
+   * The blobs and submodules under dir ("" for all) at rev (`git ls-tree -r
+   * -l`), paths relative to dir, and whether a .gitattributes file in dir, below
+   * it or above it could make `git archive` write something else than the
+   * blobs (line endings, $Id$, encodings). Paths are Go strings (go-bytes.ts).
    */
-  async treeFiles(rev: string, dir: string, opts: OpOptions = {}): Promise<TreeFile[]> {
+  async listTree(rev: string, dir: string, opts: OpOptions = {}): Promise<TreeListing> {
     const info = await this.stat(rev, opts);
+    const d = dir.replace(/^\/+|\/+$/g, "");
     const args = ["ls-tree", "-r", "-l", "-z", "--full-tree", info.name];
-    if (dir !== "") args.push("--", dir);
-    const r = await this.#git(args, { signal: opts.signal, maxOutput: 512 << 20 });
-    if (r.code !== 0)
-      throw new UpstreamError(`git ls-tree of ${info.name} failed: ${gitComplaint(r.stderr)}`);
-    const prefix = dir === "" ? "" : `${dir.replace(/\/+$/, "")}/`;
-    const out: TreeFile[] = [];
-    for (const rec of r.stdout.toString("utf8").split("\0")) {
-      // "<mode> <type> <object> <size>\t<path>"
-      const tab = rec.indexOf("\t");
-      if (tab < 0) continue;
-      const [mode, type, , size] = rec.slice(0, tab).split(/ +/);
-      const path = rec.slice(tab + 1);
-      if (type !== "blob" || !path.startsWith(prefix)) continue;
-      out.push({ path: path.slice(prefix.length), mode: mode ?? "", size: Number(size) });
+    const above: string[] = [".gitattributes"];
+    if (d !== "") {
+      const parts = d.split("/");
+      for (let i = 1; i < parts.length; i++) above.push(`${parts.slice(0, i).join("/")}/.gitattributes`);
+      args.push("--", d, ...above);
     }
-    return out;
+    const r = await this.#git(args, { signal: opts.signal, maxOutput: 512 << 20 });
+    if (r.code !== 0) {
+      throw new UpstreamError(`git ls-tree of ${info.name} failed: ${gitComplaint(r.stderr)}`);
+    }
+    const prefix = d === "" ? "" : `${d}/`;
+    const entries: TreeEntry[] = [];
+    let attributes = false;
+    const out = r.stdout;
+    for (let at = 0; at < out.length; ) {
+      let end = out.indexOf(0, at);
+      if (end < 0) end = out.length;
+      const tab = out.indexOf(9, at);
+      const rec = at;
+      at = end + 1;
+      if (tab < 0 || tab > end) continue;
+      // "<mode> <type> <object> <size>\t<path>"
+      const [mode, type, oid, size] = out.toString("latin1", rec, tab).split(/ +/);
+      const path = decodeGoBytes(out.subarray(tab + 1, end));
+      const base = path.slice(path.lastIndexOf("/") + 1);
+      if (base === ".gitattributes") attributes = true;
+      if (!path.startsWith(prefix)) continue;
+      if ((type !== "blob" && type !== "commit") || mode === undefined || oid === undefined) continue;
+      entries.push({
+        path: path.slice(prefix.length),
+        mode,
+        type,
+        oid,
+        size: type === "blob" ? Number(size) : 0,
+      });
+    }
+    return { entries, attributes };
+  }
+
+  /** A reader of this mirror's blobs (one `git cat-file --batch`); close it when done. */
+  openBlobs(opts: OpOptions = {}): BlobSource {
+    return new GitBlobReader({
+      cwd: this.dir,
+      env: this.#env,
+      timeoutMs: this.#opts.localTimeoutMs ?? 2 * 60_000,
+      signal: opts.signal,
+      what: `git cat-file (${redactSecrets(this.remote)})`,
+    });
   }
 
   /**
