@@ -317,7 +317,10 @@ describe("direct mode: hostile repositories and servers", { timeout: 180_000 }, 
     const before = mirror.fetchedBytes;
     assert.equal((await src.info(path, "v1.2.0")).Version, "v1.2.0");
     const fourth = mirror.fetchedBytes - before;
-    assert.ok(fourth > 0 && fourth < first / 10, `a version after that moved ${fourth} bytes (first ${first})`);
+    assert.ok(
+      fourth > 0 && fourth < first / 10,
+      `a version after that moved ${fourth} bytes (first ${first})`,
+    );
 
     // An unchanged remote: nothing fetched, whatever is asked.
     const refsThen = infoRefs();
