@@ -31,6 +31,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { Readable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import type { Extract, Header } from "tar-stream";
 import tar from "tar-stream";
@@ -59,11 +60,17 @@ import {
 } from "./manifest.ts";
 import { TarGuard } from "./tar-guard.ts";
 import { checkVersionFiles, type FileToCheck } from "./version-check.ts";
+import { type ZipVerifier, ZipVerifyPool } from "./zip-verify-pool.ts";
 
 export interface ImportOptions {
   /** The bundle's name in messages and in the origin of imported files ("import:NAME"); the file name by default. */
   name?: string;
   extensions?: readonly BundleExtension[];
+  /**
+   * Worker threads that check zips while the bundle is read on; 0 checks them
+   * on this thread. Default: one per core but one (at least one, at most four).
+   */
+  zipWorkers?: number;
   /** Called after each file commit (tests use it to interrupt an import at a chosen point). */
   onCommit?: (key: string) => void | Promise<void>;
 }
@@ -92,6 +99,8 @@ interface PendingFile {
   kind: "zip" | "mod" | "info";
   /** Absent when the store already holds the same bytes. */
   staged?: Staged;
+  /** The bytes of a staged .mod or .info, until the version's checks have run. */
+  data?: Buffer;
 }
 
 interface PendingVersion {
@@ -102,6 +111,9 @@ interface PendingVersion {
 
 /** List files rewritten at once at the end of an import. */
 const LIST_WRITERS = 8;
+
+/** Versions whose checks may be running at once while the bundle is read on. */
+const MAX_CHECKING = 8;
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
@@ -249,27 +261,41 @@ async function readSmall(entry: Readable, max: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Streams an entry into staged (or nowhere) and returns its sha256 and size. */
+/**
+ * Streams an entry into staged (or nowhere) and returns its sha256 and size:
+ * the staged file's write stream hashes what it writes, so each byte is
+ * hashed once. With `keep` (small files only) the bytes are also returned.
+ */
 async function receive(
   entry: Readable,
   staged: Staged | undefined,
-): Promise<{ sha256: string; size: number }> {
-  const hash = createHash("sha256");
-  let size = 0;
-  const out = staged?.createWriteStream();
-  const failed = new Promise<never>((_, reject) => out?.once("error", reject));
-  failed.catch(() => undefined);
-  for await (const chunk of entry) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-    if (out !== undefined && !out.write(chunk)) {
-      await Promise.race([new Promise<void>((r) => out.once("drain", () => r())), failed]);
+  keep = false,
+): Promise<{ sha256: string; size: number; data?: Buffer }> {
+  const kept: Buffer[] = [];
+  let digest: { sha256: string; size: number } | undefined;
+  if (staged === undefined) {
+    const hash = createHash("sha256");
+    let size = 0;
+    for await (const chunk of entry) {
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (keep) kept.push(chunk as Buffer);
     }
+    digest = { sha256: hash.digest("hex"), size };
+  } else {
+    if (keep) {
+      for await (const chunk of entry) kept.push(chunk as Buffer);
+      const out = staged.createWriteStream();
+      out.end(Buffer.concat(kept));
+      await finished(out);
+    } else {
+      await pipeline(entry, staged.createWriteStream());
+    }
+    digest = staged.writtenDigest;
+    if (digest === undefined)
+      throw new GoarkError("INTERNAL", `staged file ${staged.path} reported no digest`);
   }
-  if (out !== undefined) {
-    await Promise.race([new Promise<void>((r) => out.end(() => r())), failed]);
-  }
-  return { sha256: hash.digest("hex"), size };
+  return keep ? { ...digest, data: Buffer.concat(kept) } : digest;
 }
 
 function expectEntry(
@@ -363,11 +389,15 @@ export async function importBundle(
   const extFiles = new Map<string, ReceivedExtensionFile[]>();
   const extStaged: Staged[] = [];
   let manifest: BundleManifest;
+  let pool: ZipVerifyPool | undefined;
   try {
     const reader = new EntryReader(await openBundleStream(input, name), name);
     try {
       manifest = await readManifestEntry(reader, name);
-      await receiveVersions(storage, reader, manifest, name, origin, pending);
+      if (opts.zipWorkers !== 0 && manifest.versions.some((v) => v.files.includes("zip"))) {
+        pool = new ZipVerifyPool(opts.zipWorkers);
+      }
+      await receiveVersions(storage, reader, manifest, name, origin, pending, pool);
       await receiveExtensionFiles(storage, reader, manifest, name, extFiles, extStaged);
       const extra = await reader.next();
       if (extra !== undefined) {
@@ -379,6 +409,7 @@ export async function importBundle(
       throw readError(name, err);
     } finally {
       await reader.close().catch(() => undefined);
+      await pool?.close();
     }
     await runChecks(storage, manifest, pending, extFiles, opts.extensions ?? []);
     return await commitAll(storage, manifest, pending, extFiles, origin, opts);
@@ -395,52 +426,83 @@ async function receiveVersions(
   name: string,
   origin: string,
   pending: PendingVersion[],
+  zips: ZipVerifier | undefined,
 ): Promise<void> {
-  let index = 0;
-  for (const mv of manifest.versions) {
-    const pv: PendingVersion = { mv, files: [] };
-    pending.push(pv);
-    for (const kind of mv.files) {
-      const file = manifest.files[index++]!;
-      const entry = expectEntry(name, await reader.next(), file);
-      const existing = await storage.stat(file.key);
-      const same =
-        existing !== undefined && existing.meta.sha256 === file.sha256 && existing.size === file.size;
-      // Bytes the store already holds are only hashed (the bundle must still be intact), never staged.
-      const staged =
-        same || existing !== undefined || pv.reason !== undefined ? undefined : await storage.stage();
-      const pf: PendingFile = { file, kind };
-      if (staged !== undefined) pf.staged = staged;
-      pv.files.push(pf);
-      const got = await receive(entry, staged);
-      if (got.sha256 !== file.sha256 || got.size !== file.size) throw tampered(name, file, got);
-      if (existing !== undefined && !same) {
-        pv.reason ??= `the store already holds different bytes for ${file.key} (sha256 ${existing.meta.sha256}, the bundle's is ${file.sha256}); stored versions are immutable`;
+  // A version's checks run while the next versions are read; a bounded number at a time.
+  const checking: Promise<void>[] = [];
+  try {
+    let index = 0;
+    for (const mv of manifest.versions) {
+      const pv: PendingVersion = { mv, files: [] };
+      pending.push(pv);
+      for (const kind of mv.files) {
+        const file = manifest.files[index++]!;
+        const entry = expectEntry(name, await reader.next(), file);
+        const existing = await storage.stat(file.key);
+        const same =
+          existing !== undefined && existing.meta.sha256 === file.sha256 && existing.size === file.size;
+        // Bytes the store already holds are only hashed (the bundle must still be intact), never staged.
+        const staged =
+          same || existing !== undefined || pv.reason !== undefined ? undefined : await storage.stage();
+        const pf: PendingFile = { file, kind };
+        if (staged !== undefined) pf.staged = staged;
+        pv.files.push(pf);
+        const got = await receive(entry, staged, staged !== undefined && kind !== "zip");
+        if (got.sha256 !== file.sha256 || got.size !== file.size) throw tampered(name, file, got);
+        if (got.data !== undefined) pf.data = got.data;
+        if (existing !== undefined && !same) {
+          pv.reason ??= `the store already holds different bytes for ${file.key} (sha256 ${existing.meta.sha256}, the bundle's is ${file.sha256}); stored versions are immutable`;
+        }
+        if (same && kind === "zip" && existing.meta.h1 !== undefined && existing.meta.h1 !== mv.zipH1) {
+          pv.reason ??= `the manifest's zip hash ${mv.zipH1} differs from the stored zip's ${existing.meta.h1}`;
+        }
       }
-      if (same && kind === "zip" && existing.meta.h1 !== undefined && existing.meta.h1 !== mv.zipH1) {
-        pv.reason ??= `the manifest's zip hash ${mv.zipH1} differs from the stored zip's ${existing.meta.h1}`;
+      if (pv.reason !== undefined) {
+        await dropStaged(pv);
+        continue;
       }
+      if (checking.length >= MAX_CHECKING) await checking.shift();
+      checking.push(checkPending(pv, origin, zips));
     }
-    if (pv.reason === undefined) {
-      const toCheck: FileToCheck[] = [];
-      for (const f of pv.files)
-        if (f.staged !== undefined) toCheck.push({ kind: f.kind, path: f.staged.path });
-      try {
-        const expect: { zipH1?: string; modH1?: string } = {};
-        if (mv.zipH1 !== undefined) expect.zipH1 = mv.zipH1;
-        if (mv.modH1 !== undefined) expect.modH1 = mv.modH1;
-        await checkVersionFiles(mv.module, mv.version, toCheck, origin, expect);
-      } catch (err) {
-        pv.reason = asGoarkError(err).message;
-      }
-    }
-    if (pv.reason !== undefined) {
-      // Free the staging space now; the version will not land.
-      for (const f of pv.files) {
-        await f.staged?.dispose();
-        delete f.staged;
-      }
-    }
+  } finally {
+    // Never leave a check running on files the caller is about to remove.
+    await Promise.all(checking);
+  }
+}
+
+/**
+ * Runs a received version's content checks; a failure becomes the version's
+ * rejection reason. The .mod and .info are checked at once, from memory; the
+ * zip by the pool, in the background.
+ */
+function checkPending(pv: PendingVersion, origin: string, zips: ZipVerifier | undefined): Promise<void> {
+  const { mv } = pv;
+  const expect: { zipH1?: string; modH1?: string } = {};
+  if (mv.zipH1 !== undefined) expect.zipH1 = mv.zipH1;
+  if (mv.modH1 !== undefined) expect.modH1 = mv.modH1;
+  const small: FileToCheck[] = [];
+  const zip: FileToCheck[] = [];
+  for (const f of pv.files) {
+    if (f.staged === undefined) continue;
+    const c: FileToCheck = { kind: f.kind, path: f.staged.path };
+    if (f.data !== undefined) c.data = f.data;
+    delete f.data;
+    (f.kind === "zip" ? zip : small).push(c);
+  }
+  const reject = async (err: unknown): Promise<void> => {
+    pv.reason = asGoarkError(err).message;
+    await dropStaged(pv).catch(() => undefined);
+  };
+  return checkVersionFiles(mv.module, mv.version, small, origin, expect)
+    .then(() => checkVersionFiles(mv.module, mv.version, zip, origin, expect, zips))
+    .then(() => undefined, reject);
+}
+
+/** Frees the staging space of a version that will not land. */
+async function dropStaged(pv: PendingVersion): Promise<void> {
+  for (const f of pv.files) {
+    await f.staged?.dispose();
+    delete f.staged;
   }
 }
 

@@ -13,11 +13,14 @@ import { MAX_GO_MOD, verifyZip } from "../module/zip.ts";
 import type { Info } from "../source/source.ts";
 import type { VersionFileKind } from "../store-ops/inventory.ts";
 import { MAX_INFO_BYTES } from "./manifest.ts";
+import type { ZipVerifier } from "./zip-verify-pool.ts";
 
 export interface FileToCheck {
   kind: VersionFileKind;
   /** A local file with the bytes. */
   path: string;
+  /** The bytes themselves, when the caller has them already (a .mod or .info): then path is not read. */
+  data?: Buffer;
 }
 
 export interface CheckedHashes {
@@ -28,7 +31,8 @@ export interface CheckedHashes {
 /**
  * Checks one version's files; throws a GoarkError naming the file and the
  * rule when one fails. `expect` holds hashes the files must have (from a
- * bundle manifest or a download cache's .ziphash).
+ * bundle manifest or a download cache's .ziphash). A zip is checked by
+ * `zips` when given (worker threads), else on this thread.
  */
 export async function checkVersionFiles(
   module: string,
@@ -36,11 +40,12 @@ export async function checkVersionFiles(
   files: FileToCheck[],
   origin: string,
   expect: CheckedHashes = {},
+  zips?: ZipVerifier,
 ): Promise<CheckedHashes> {
   const out: CheckedHashes = {};
   for (const f of files) {
     if (f.kind === "zip") {
-      const { h1 } = await verifyZip(module, version, f.path);
+      const { h1 } = await (zips?.verify(module, version, f.path) ?? verifyZip(module, version, f.path));
       if (expect.zipH1 !== undefined && expect.zipH1 !== h1) {
         throw new ChecksumMismatchError(
           `${module}@${version}: zip from ${origin} has hash ${h1}, but ${expect.zipH1} was declared`,
@@ -49,10 +54,10 @@ export async function checkVersionFiles(
       }
       out.zipH1 = h1;
     } else if (f.kind === "mod") {
-      const data = await readBounded(f.path, MAX_GO_MOD, module, version, "go.mod");
+      const data = await bytesOf(f, MAX_GO_MOD, module, version, "go.mod");
       out.modH1 = verifyMod(module, version, data, origin, expect.modH1);
     } else {
-      const data = await readBounded(f.path, MAX_INFO_BYTES, module, version, ".info");
+      const data = await bytesOf(f, MAX_INFO_BYTES, module, version, ".info");
       let info: unknown;
       try {
         info = JSON.parse(data.toString("utf8"));
@@ -68,19 +73,19 @@ export async function checkVersionFiles(
   return out;
 }
 
-async function readBounded(
-  path: string,
+async function bytesOf(
+  f: FileToCheck,
   max: number,
   module: string,
   version: string,
   what: string,
 ): Promise<Buffer> {
-  const size = (await stat(path)).size;
+  const size = f.data?.length ?? (await stat(f.path)).size;
   if (size > max) {
     throw new TooLargeError(`${module}@${version}: ${what} is ${size} bytes, over the ${max}-byte limit`, {
       module,
       version,
     });
   }
-  return readFile(path);
+  return f.data ?? readFile(f.path);
 }

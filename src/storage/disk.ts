@@ -33,7 +33,7 @@
  * moved by more than accessGranularityMs, so reads never cause writes.
  */
 import { createHash, randomBytes } from "node:crypto";
-import type { Dirent } from "node:fs";
+import { type Dirent, close as fsClose, open as fsOpen, fstat, write as fsWrite, fsync } from "node:fs";
 import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -151,6 +151,46 @@ async function eachLimited<T>(
 
 /** fsyncs in flight at once in a batch: enough to share journal commits, few enough to leave the thread pool room. */
 const SYNC_PARALLEL = 16;
+
+/** fsyncs a file and returns its size, with one open (callback API: these run by the thousand). */
+function syncFile(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, "r", (err, fd) => {
+      if (err) return reject(err);
+      const done = (e: Error | null, size?: number) =>
+        fsClose(fd, (ce) => {
+          const failure = e ?? ce;
+          if (failure) reject(failure);
+          else resolve(size!);
+        });
+      fstat(fd, (se, st) => {
+        if (se) return done(se);
+        fsync(fd, (ye) => done(ye, st.size));
+      });
+    });
+  });
+}
+
+/** Creates path (it must not exist) holding data, fsync-ed when durable; callback API, like syncFile. */
+function writeNewFile(path: string, data: Buffer, durable: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, "wx", (err, fd) => {
+      if (err) return reject(err);
+      const done = (e: Error | null) =>
+        fsClose(fd, (ce) => {
+          const failure = e ?? ce;
+          if (failure) reject(failure);
+          else resolve();
+        });
+      fsWrite(fd, data, 0, data.length, 0, (we, n) => {
+        if (we) return done(we);
+        if (n !== data.length) return done(new Error(`short write (${n} of ${data.length} bytes)`));
+        if (durable) fsync(fd, done);
+        else done(null);
+      });
+    });
+  });
+}
 
 async function fsyncPath(path: string): Promise<void> {
   const fh = await open(path, "r");
@@ -323,13 +363,7 @@ export class DiskStorage implements Storage {
   async #prepareRecord(meta: ArtefactMeta, durable: boolean): Promise<string> {
     const tmp = this.#tempPath("meta");
     try {
-      const fh = await open(tmp, "wx");
-      try {
-        await fh.writeFile(formatMetaRecord(meta));
-        if (durable) await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await writeNewFile(tmp, Buffer.from(formatMetaRecord(meta)), durable);
       return tmp;
     } catch (err) {
       await rm(tmp, { force: true });
@@ -531,11 +565,16 @@ export class DiskStorage implements Storage {
     const fail = (i: number, err: unknown): void => {
       outcomes[i] = { ok: false, error: this.#ioError("committing", items[i]!.key, err) };
     };
-    const prepared: { i: number; file: StagedFile; meta: ArtefactMeta; recordTmp?: string }[] = [];
-    const files: StagedFile[] = [];
+    interface Prepared {
+      i: number;
+      file: StagedFile;
+      meta?: ArtefactMeta;
+      recordTmp?: string;
+    }
+    const taken: Prepared[] = [];
     for (const [i, item] of items.entries()) {
       try {
-        files.push(this.#take(item.key, item.staged));
+        taken.push({ i, file: this.#take(item.key, item.staged) });
       } catch (err) {
         fail(i, err);
         await item.staged.dispose().catch(() => undefined);
@@ -543,56 +582,53 @@ export class DiskStorage implements Storage {
     }
     const batch: PublishBatch = { recordTmp: "", made: new Set(), toSync: new Set() };
     try {
-      let f = 0;
-      for (const [i, item] of items.entries()) {
-        if (outcomes[i] !== undefined) continue;
-        const file = files[f++]!;
+      // Durable first: each data file (its size checked against what its stream wrote) and its record.
+      await eachLimited(taken, SYNC_PARALLEL, async (p) => {
+        const item = items[p.i]!;
         try {
-          const meta = await this.#stagedMeta(item.key, file, item.meta);
-          // An immutable artefact known to be stored needs no fsync: settle it now (publishing checks again).
+          const size = await syncFile(p.file.path);
+          let digest = p.file.writtenDigest;
+          if (digest === undefined || digest.size !== size) digest = await hashFile(p.file.path);
+          const meta = buildMeta(item.key, digest, item.meta);
+          // An immutable artefact known to be stored needs no record: settle it now (publishing checks again).
           const known = isImmutableKey(item.key) ? this.#index.get(item.key) : undefined;
-          if (known !== undefined)
-            outcomes[i] = { ok: true, result: this.#sameOrConflict(item.key, known, meta) };
-          else prepared.push({ i, file, meta });
-        } catch (err) {
-          fail(i, err);
-        }
-      }
-      await eachLimited(prepared, SYNC_PARALLEL, async (p) => {
-        try {
-          await fsyncPath(p.file.path);
-          p.recordTmp = await this.#prepareRecord(p.meta, true);
+          if (known !== undefined) {
+            outcomes[p.i] = { ok: true, result: this.#sameOrConflict(item.key, known, meta) };
+            return;
+          }
+          p.meta = meta;
+          p.recordTmp = await this.#prepareRecord(meta, true);
         } catch (err) {
           fail(p.i, err);
         }
       });
-      for (const p of prepared) {
+      // Then visible, in the given order.
+      for (const p of taken) {
         if (outcomes[p.i] !== undefined || p.recordTmp === undefined) continue;
         const key = items[p.i]!.key;
         try {
           batch.recordTmp = p.recordTmp;
-          outcomes[p.i] = {
-            ok: true,
-            result: await this.#publish(key, p.file.path, p.meta, undefined, batch),
-          };
+          const result = await this.#publish(key, p.file.path, p.meta!, undefined, batch);
+          outcomes[p.i] = { ok: true, result };
         } catch (err) {
           fail(p.i, err);
           continue;
         }
         await opts.onPublished?.(p.i);
       }
+      // Then the names durable: each directory once.
       try {
         await eachLimited([...batch.toSync], SYNC_PARALLEL, fsyncPath);
       } catch (err) {
         throw new StorageError(
           `committing ${items.length} files in ${this.root}: ${(err as Error).message}`,
-          {
-            cause: err,
-          },
+          { cause: err },
         );
       }
     } finally {
-      const leftovers = [...files.map((x) => x.path), ...prepared.flatMap((p) => p.recordTmp ?? [])];
+      const leftovers = taken.flatMap((p) =>
+        p.recordTmp === undefined ? [p.file.path] : [p.file.path, p.recordTmp],
+      );
       await eachLimited(leftovers, SYNC_PARALLEL, (path) => rm(path, { force: true }));
     }
     // Every item has its outcome by now; the fallback only keeps the type honest.

@@ -4,12 +4,29 @@
  * commit knows sha256/size without reading the file again.
  */
 import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { close as fsClose, open as fsOpen, writev as fsWritev } from "node:fs";
 import { rm } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { StorageError } from "../errors.ts";
 import type { Digest } from "./artefact-meta.ts";
 import type { Staged } from "./storage.ts";
+
+/** Writes of one staged file that may be under way at once. */
+const MAX_WRITES_IN_FLIGHT = 4;
+
+/** Writes all of chunks at position, going on after short writes. */
+function writeAll(fd: number, chunks: Buffer[], position: number, cb: (err: Error | null) => void): void {
+  fsWritev(fd, chunks, position, (err, written) => {
+    if (err) return cb(err);
+    let left = written;
+    let i = 0;
+    while (i < chunks.length && left >= chunks[i]!.length) left -= chunks[i++]!.length;
+    if (i === chunks.length) return cb(null);
+    if (written === 0) return cb(new Error("the file system accepted no bytes"));
+    const rest = [chunks[i]!.subarray(left), ...chunks.slice(i + 1)];
+    writeAll(fd, rest, position + written, cb);
+  });
+}
 
 export class StagedFile implements Staged {
   readonly path: string;
@@ -42,38 +59,81 @@ export class StagedFile implements Staged {
     }
     if (this.#settled) throw new StorageError(`staged file ${this.path}: already committed or disposed`);
     this.#streamed = true;
+    const path = this.path;
     const hash = createHash("sha256");
     let size = 0;
-    const out = createWriteStream(this.path, { highWaterMark: 1 << 20 });
-    let outError: Error | undefined;
+    let fd: number | undefined;
+    let inFlight = 0;
+    let failure: Error | undefined;
+    // Who waits for in-flight writes to finish: a write over the limit, or final/destroy.
+    let waiter: (() => void) | undefined;
+    const wrap = (err: Error) =>
+      new StorageError(`writing staged file ${path}: ${err.message}`, { cause: err });
+    const settled = (err: Error | null) => {
+      inFlight--;
+      if (err !== null) failure ??= wrap(err);
+      const w = waiter;
+      waiter = undefined;
+      w?.();
+    };
+    const drained = (cb: () => void) => {
+      if (inFlight === 0) cb();
+      else waiter = () => drained(cb);
+    };
     const self = this;
-    const writer = new Writable({
+    // Direct positional writes on one descriptor, hashed on the way; the next chunks are hashed
+    // while earlier ones are still being written (the caller must not reuse a buffer it wrote).
+    const push = (chunks: Buffer[], cb: (err?: Error | null) => void) => {
+      if (failure !== undefined) return cb(failure);
+      let len = 0;
+      for (const c of chunks) {
+        hash.update(c);
+        len += c.length;
+      }
+      const at = size;
+      size += len;
+      inFlight++;
+      writeAll(fd!, chunks, at, settled);
+      if (inFlight < MAX_WRITES_IN_FLIGHT) cb();
+      else waiter = () => cb(failure ?? null);
+    };
+    return new Writable({
       highWaterMark: 1 << 20,
-      write(chunk: Buffer, _enc, cb) {
-        if (outError !== undefined) return cb(outError);
-        hash.update(chunk);
-        size += chunk.length;
-        if (out.write(chunk)) cb();
-        else out.once("drain", () => cb(outError ?? null));
-      },
-      final(cb) {
-        out.end();
-        out.once("close", () => {
-          if (outError !== undefined) return cb(outError);
-          self.#written = { sha256: hash.digest("hex"), size };
+      construct(cb) {
+        fsOpen(path, "w", (err, opened) => {
+          if (err) return cb(wrap(err));
+          fd = opened;
           cb();
         });
       },
+      write(chunk: Buffer, _enc, cb) {
+        push([chunk], cb);
+      },
+      writev(chunks, cb) {
+        push(
+          chunks.map((c) => c.chunk as Buffer),
+          cb,
+        );
+      },
+      final(cb) {
+        drained(() => {
+          fsClose(fd!, (err) => {
+            fd = undefined;
+            if (failure !== undefined) return cb(failure);
+            if (err) return cb(wrap(err));
+            self.#written = { sha256: hash.digest("hex"), size };
+            cb();
+          });
+        });
+      },
       destroy(err, cb) {
-        if (!out.destroyed) out.destroy();
-        cb(err);
+        drained(() => {
+          if (fd === undefined) return cb(err);
+          fsClose(fd, () => cb(err));
+          fd = undefined;
+        });
       },
     });
-    out.on("error", (err) => {
-      outError = new StorageError(`writing staged file ${this.path}: ${err.message}`, { cause: err });
-      writer.destroy(outError);
-    });
-    return writer;
   }
 
   /** Called by the owning store once it has taken the file (renamed or removed it). */

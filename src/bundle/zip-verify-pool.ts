@@ -1,0 +1,173 @@
+/**
+ * Zip verification on worker threads, so that checking the zips of a bundle
+ * (inflating every entry, SHA-256 and CRC-32 of the content, the h1) runs on
+ * other cores while the main thread goes on reading the bundle. The checks
+ * are verifyZip's own (src/module/zip.ts), unchanged; only where they run
+ * differs. A worker that cannot start or dies hands its jobs back to the
+ * main thread, so a verification never fails for want of a thread.
+ */
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { type ErrorCode, GoarkError } from "../errors.ts";
+import { verifyZip } from "../module/zip.ts";
+
+/** A job as sent to a worker. */
+export interface VerifyJob {
+  id: number;
+  module: string;
+  version: string;
+  path: string;
+  maxSize: number | undefined;
+}
+
+/** A worker's answer: the h1, or the error's code and message. */
+export interface VerifyReply {
+  id: number;
+  ready?: boolean;
+  h1?: string;
+  error?: { code: ErrorCode; message: string; path?: string };
+}
+
+export interface ZipVerifier {
+  /** verifyZip's checks of the zip at path; resolves with its h1, rejects with verifyZip's error. */
+  verify(module: string, version: string, path: string, maxSize?: number): Promise<{ h1: string }>;
+}
+
+interface Pending {
+  job: VerifyJob;
+  resolve: (r: { h1: string }) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  inFlight: Map<number, Pending>;
+  dead: boolean;
+}
+
+/** Jobs given to one worker at once: one running, one waiting, so it never idles between them. */
+const PER_WORKER = 2;
+
+// A worker runs plain JavaScript (built) or, in a checkout run through tsx, the TypeScript source:
+// then tsx is registered inside the worker first, as bin/goark.js does for the main thread.
+const BOOTSTRAP = `
+const { workerData } = require("node:worker_threads");
+(async () => {
+  if (workerData.tsx) require(workerData.tsx).register();
+  await import(workerData.entry);
+})().catch((err) => process.nextTick(() => { throw err; }));
+`;
+
+function workerEntry(): { entry: string; tsx: string | undefined } {
+  const ts = import.meta.url.endsWith(".ts");
+  const entry = new URL(ts ? "./zip-verify-worker.ts" : "./zip-verify-worker.js", import.meta.url).href;
+  // require.resolve, not import.meta.resolve: under tsx the latter is a blocking round trip to its loader.
+  return { entry, tsx: ts ? createRequire(import.meta.url).resolve("tsx/esm/api") : undefined };
+}
+
+function inline(job: VerifyJob): Promise<{ h1: string }> {
+  return verifyZip(
+    job.module,
+    job.version,
+    job.path,
+    job.maxSize === undefined ? {} : { maxSize: job.maxSize },
+  );
+}
+
+export class ZipVerifyPool implements ZipVerifier {
+  readonly #slots: Slot[] = [];
+  readonly #queue: Pending[] = [];
+  #nextId = 1;
+  #closed = false;
+
+  /** Starts `workers` threads (default: one per core but one, at least one, at most four). */
+  constructor(workers = Math.max(1, Math.min(4, availableParallelism() - 1))) {
+    const data = workerEntry();
+    for (let i = 0; i < workers; i++) {
+      let worker: Worker;
+      try {
+        worker = new Worker(BOOTSTRAP, { eval: true, execArgv: [], workerData: data });
+      } catch {
+        continue;
+      }
+      const slot: Slot = { worker, inFlight: new Map(), dead: false };
+      worker.unref();
+      worker.on("message", (reply: VerifyReply) => this.#answer(slot, reply));
+      worker.on("error", () => this.#lose(slot));
+      worker.on("exit", () => this.#lose(slot));
+      this.#slots.push(slot);
+    }
+  }
+
+  verify(module: string, version: string, path: string, maxSize?: number): Promise<{ h1: string }> {
+    const job: VerifyJob = { id: this.#nextId++, module, version, path, maxSize };
+    if (this.#closed) return inline(job);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ job, resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  /** Stops the workers; jobs still queued or running are finished on this thread. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const slots = this.#slots.splice(0);
+    for (const s of slots) s.dead = true;
+    const orphans = [...this.#queue.splice(0), ...slots.flatMap((s) => [...s.inFlight.values()])];
+    for (const s of slots) s.inFlight.clear();
+    for (const p of orphans) inline(p.job).then(p.resolve, p.reject);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0) {
+      const live = this.#slots.filter((s) => !s.dead);
+      if (live.length === 0) {
+        // No thread left: verify here.
+        for (const p of this.#queue.splice(0)) inline(p.job).then(p.resolve, p.reject);
+        return;
+      }
+      const slot = live.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
+      if (slot.inFlight.size >= PER_WORKER) return;
+      const p = this.#queue.shift()!;
+      slot.inFlight.set(p.job.id, p);
+      // Referenced while it has work, so the process waits for the answer.
+      slot.worker.ref();
+      slot.worker.postMessage(p.job);
+    }
+  }
+
+  #answer(slot: Slot, reply: VerifyReply): void {
+    if (reply.ready) return;
+    const p = slot.inFlight.get(reply.id);
+    if (p === undefined) return;
+    slot.inFlight.delete(reply.id);
+    if (slot.inFlight.size === 0) slot.worker.unref();
+    if (reply.h1 !== undefined) {
+      p.resolve({ h1: reply.h1 });
+    } else {
+      const e = reply.error ?? {
+        code: "INTERNAL" as const,
+        message: "zip verification worker gave no answer",
+      };
+      const details: { module: string; version: string; path?: string } = {
+        module: p.job.module,
+        version: p.job.version,
+      };
+      if (e.path !== undefined) details.path = e.path;
+      p.reject(new GoarkError(e.code, e.message, details));
+    }
+    this.#dispatch();
+  }
+
+  /** A worker failed to start or died: its jobs run here, the others go on. */
+  #lose(slot: Slot): void {
+    if (slot.dead) return;
+    slot.dead = true;
+    const orphans = [...slot.inFlight.values()];
+    slot.inFlight.clear();
+    for (const p of orphans) inline(p.job).then(p.resolve, p.reject);
+    this.#dispatch();
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * The worker thread side of ZipVerifyPool (zip-verify-pool.ts): runs
+ * verifyZip on the files it is sent and answers with the h1 or the error's
+ * code and message (GoarkError classes do not cross threads).
+ */
+import { parentPort } from "node:worker_threads";
+import { asGoarkError } from "../errors.ts";
+import { verifyZip } from "../module/zip.ts";
+import type { VerifyJob, VerifyReply } from "./zip-verify-pool.ts";
+
+const port = parentPort;
+if (port === null) throw new Error("zip-verify-worker must run in a worker thread");
+
+port.on("message", (job: VerifyJob) => {
+  verifyZip(job.module, job.version, job.path, { maxSize: job.maxSize }).then(
+    ({ h1 }) => port.postMessage({ id: job.id, h1 } satisfies VerifyReply),
+    (err: unknown) => {
+      const e = asGoarkError(err);
+      const reply: VerifyReply = { id: job.id, error: { code: e.code, message: e.message } };
+      if (e.path !== undefined) reply.error!.path = e.path;
+      port.postMessage(reply);
+    },
+  );
+});
+port.postMessage({ id: 0, ready: true } satisfies VerifyReply);
