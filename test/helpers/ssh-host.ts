@@ -124,6 +124,11 @@ export async function startSshHost(): Promise<SshHost> {
     });
     const ready = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), 10_000);
+      child.once("error", (err) => {
+        log += `cannot run ${SSHD}: ${err.message}\n`;
+        clearTimeout(timer);
+        resolve(false);
+      });
       child.stderr?.on("data", (chunk: Buffer) => {
         log += chunk.toString("utf8");
         if (log.includes("Server listening on")) {
@@ -191,8 +196,11 @@ export async function startSshAgent(): Promise<SshAgent> {
   child.stderr?.on("data", (c: Buffer) => {
     err += c.toString("utf8");
   });
+  child.once("error", (e) => {
+    err += `cannot run ssh-agent: ${e.message}; ${PREREQ_HINT}`;
+  });
   for (let i = 0; i < 100 && !existsSync(socket); i++) {
-    if (child.exitCode !== null) break;
+    if (child.exitCode !== null || err.startsWith("cannot run")) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   if (!existsSync(socket)) {
