@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -258,6 +258,33 @@ describe("export and import", () => {
       (await b.stat(zipKey("example.com/mem", "v1.0.0")))?.meta.sha256,
       (await a.stat(zipKey("example.com/mem", "v1.0.0")))?.meta.sha256,
     );
+  });
+
+  test("a stored file changed underneath fails the export and leaves no bundle", async () => {
+    for (const change of ["flip", "truncate", "extend"] as const) {
+      for (const format of ["tar", "tar.gz"] as const) {
+        const a = await sampleStore();
+        // The store has the records in memory already: only the export's own check can notice.
+        const key = zipKey("example.com/Upper", "v1.0.0");
+        const path = join(a.root, key);
+        const data = await readFile(path);
+        if (change === "flip") data[data.length >> 1]! ^= 0x20;
+        await writeFile(
+          path,
+          change === "truncate" ? data.subarray(1) : change === "extend" ? Buffer.concat([data, data]) : data,
+        );
+        const outDir = await freshDir();
+        await mkdir(outDir, { recursive: true });
+        const out = join(outDir, "b.tar");
+        await assert.rejects(
+          exportBundle(a, out, { select: { kind: "all" }, format }),
+          (err: unknown) =>
+            err instanceof GoarkError && err.code === "CHECKSUM_MISMATCH" && err.message.includes(key),
+          `${change} ${format}`,
+        );
+        assert.deepEqual(await readdir(outDir), [], `${change} ${format}: no bundle, no partial file`);
+      }
+    }
   });
 });
 

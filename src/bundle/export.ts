@@ -3,19 +3,18 @@
  * file (optionally gzip-compressed), the manifest first, then every file in
  * manifest order, then extension files. Deterministic: entries sorted, fixed
  * mode/owner/mtime, no clock unless `createdAt` is given, so the same store
- * content and selection give the same bytes. Streams only: zips go from the
- * store into the tar chunk by chunk, each checked against its recorded
- * sha256 on the way, so a store that changed underneath fails the export
- * instead of producing a bundle that no import would accept.
+ * content and selection give the same bytes. Memory stays flat: files are
+ * read in 1 MiB pieces straight into the tar writer's reusable buffers
+ * (tar-writer.ts), each checked against its recorded size and sha256 on the
+ * way, so a store that changed underneath fails the export instead of
+ * producing a bundle that no import would accept.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, close as fsClose, open as fsOpen, read as fsRead, fstat } from "node:fs";
 import { rename, rm } from "node:fs/promises";
-import { Readable, Transform, type TransformCallback } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { type Readable, Transform, type TransformCallback, type Writable } from "node:stream";
+import { finished, pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
-import type { Header, Pack } from "tar-stream";
-import tar from "tar-stream";
 import { ChecksumMismatchError, StorageError } from "../errors.ts";
 import { hashGoMod } from "../module/dirhash.ts";
 import { sha256Hex } from "../storage/artefact-meta.ts";
@@ -36,6 +35,16 @@ import {
   type ManifestVersion,
 } from "./manifest.ts";
 import { type Selection, type SelectOptions, selectVersions } from "./select.ts";
+import {
+  bufferBody,
+  type EntryBody,
+  FileSink,
+  iterableBody,
+  StreamSink,
+  type TarSource,
+  TarWriter,
+  writeTarFile,
+} from "./tar-writer.ts";
 
 export type BundleFormat = "tar" | "tar.gz";
 
@@ -177,44 +186,75 @@ async function hashStream(stream: Readable): Promise<string> {
   return h.digest("hex");
 }
 
-type EntryHeader = Partial<Header> & Pick<Header, "name">;
-
-function header(name: string, size: number, mtime: Date): EntryHeader {
-  return { name, size, mode: 0o644, uid: 0, gid: 0, uname: "", gname: "", mtime, type: "file" };
-}
-
-/** Streams body into a new tar entry, honouring the pack's backpressure. */
-async function addEntry(
-  pack: Pack,
-  h: EntryHeader,
-  body: AsyncIterable<Buffer> | Iterable<Buffer>,
-): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const sink = pack.entry(h, (err) => (err ? reject(err) : resolve()));
-    (async () => {
-      for await (const chunk of body) {
-        if (!sink.write(chunk)) await new Promise<void>((r) => sink.once("drain", () => r()));
+/** A stored file as a tar entry body, checked against the manifest: size when opened, sha256 at its end. */
+function storedBody(mf: ManifestFile, path: string): Promise<EntryBody> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, "r", (err, fd) => {
+      if (err) {
+        reject(
+          err.code === "ENOENT"
+            ? new StorageError(`export: ${mf.key} vanished from the store while exporting`, { path: mf.key })
+            : new StorageError(`export: opening ${mf.key}: ${err.message}`, { path: mf.key, cause: err }),
+        );
+        return;
       }
-      sink.end(undefined);
-    })().catch((err: unknown) => {
-      sink.destroy(err as Error);
-      reject(err);
+      const close = () => new Promise<void>((r) => fsClose(fd, () => r()));
+      fstat(fd, (se, st) => {
+        if (se || st.size !== mf.size) {
+          void close();
+          reject(se ?? changed(mf, `${st.size} bytes, the record says ${mf.size}`));
+          return;
+        }
+        const hash = createHash("sha256");
+        let position = 0;
+        resolve({
+          read: (dst, offset, length) =>
+            new Promise<number>((done, fail) => {
+              if (position === mf.size) return done(0);
+              fsRead(fd, dst, offset, Math.min(length, mf.size - position), position, (re, n) => {
+                if (re) return fail(re);
+                if (n === 0)
+                  return fail(changed(mf, `it ended after ${position} bytes, the record says ${mf.size}`));
+                hash.update(dst.subarray(offset, offset + n));
+                position += n;
+                if (position === mf.size) {
+                  const got = hash.digest("hex");
+                  if (got !== mf.sha256)
+                    return fail(changed(mf, `sha256 ${got}, the record says ${mf.sha256}`));
+                }
+                done(n);
+              });
+            }),
+          close,
+        });
+      });
     });
   });
 }
 
-async function writeEntries(pack: Pack, plan: BundlePlan, mtime: Date): Promise<void> {
+/** The bundle's entries in order: the manifest, then every file it lists. */
+function* bundleSources(storage: Storage, plan: BundlePlan, mtime: Date): Generator<TarSource> {
   const manifestBytes = formatManifest(plan.manifest);
-  await addEntry(pack, header(MANIFEST_NAME, manifestBytes.length, mtime), [manifestBytes]);
+  yield {
+    entry: { name: MANIFEST_NAME, size: manifestBytes.length, mtime },
+    open: async () => bufferBody(manifestBytes),
+  };
   const byKey = new Map(plan.files.map((f) => [f.key, f]));
   for (const mf of plan.manifest.files) {
     const f = byKey.get(mf.key)!;
-    const body = await f.open();
-    if (body === undefined)
-      throw new StorageError(`export: ${f.key} vanished from the store while exporting`, { path: f.key });
-    await addEntry(pack, header(f.key, f.size, mtime), body.pipe(new DigestCheck(mf)));
+    // A store that keeps local files is read directly (large reads, no stream per file).
+    const path = f.key.startsWith(EXTENSION_PREFIX) ? undefined : storage.localPath?.(f.key);
+    yield {
+      entry: { name: f.key, size: f.size, mtime },
+      open: async () => {
+        if (path !== undefined) return storedBody(mf, path);
+        const body = await f.open();
+        if (body === undefined)
+          throw new StorageError(`export: ${f.key} vanished from the store while exporting`, { path: f.key });
+        return iterableBody(body.pipe(new DigestCheck(mf)));
+      },
+    };
   }
-  pack.finalize();
 }
 
 /**
@@ -228,29 +268,54 @@ export async function exportBundle(
 ): Promise<ExportReport> {
   const plan = await planBundle(storage, opts);
   const mtime = opts.createdAt ?? EPOCH;
-  const pack = tar.pack();
   const target =
     typeof out === "string" ? `${out}.partial-${process.pid}-${randomBytes(4).toString("hex")}` : undefined;
-  const sink =
-    target === undefined ? (out as NodeJS.WritableStream) : createWriteStream(target, { flags: "wx" });
-  const source = Readable.from(pack);
-  // Level 6 and no file name/time in the gzip header: the same tar always compresses to the same bytes.
-  const piping =
-    opts.format === "tar.gz" ? pipeline(source, createGzip({ level: 6 }), sink) : pipeline(source, sink);
-  const writing = writeEntries(pack, plan, mtime).catch((err: unknown) => {
-    pack.destroy(err as Error);
-    throw err;
-  });
+  let file: FileSink | undefined;
+  let stream: Writable | undefined;
+  let piping: Promise<void> | undefined;
   try {
-    await Promise.all([writing, piping]);
+    if (opts.format === "tar.gz") {
+      // Level 6 and no file name/time in the gzip header: the same tar always compresses to the same bytes.
+      const gzip = createGzip({ level: 6 });
+      const sink =
+        target === undefined ? (out as NodeJS.WritableStream) : createWriteStream(target, { flags: "wx" });
+      stream = gzip;
+      piping = pipeline(gzip, sink);
+    } else if (target !== undefined) {
+      file = await FileSink.open(target);
+    } else {
+      stream = out as Writable;
+      piping = finished(stream);
+    }
+    piping?.catch(() => undefined);
+    const sources = bundleSources(storage, plan, mtime);
+    if (file !== undefined) {
+      await writeTarFile(file, sources);
+    } else {
+      const tar = new TarWriter(new StreamSink(stream!));
+      try {
+        for (const src of sources) await tar.add(src);
+        await tar.finish();
+      } catch (err) {
+        await tar.settle();
+        throw err;
+      }
+    }
+    if (stream !== undefined) {
+      stream.end();
+      await piping;
+    }
+    if (file !== undefined) {
+      const f = file;
+      file = undefined;
+      await f.close();
+    }
     if (target !== undefined) await rename(target, out as string);
   } catch (err) {
+    await file?.close().catch(() => undefined);
+    if (stream !== undefined && !stream.destroyed) stream.destroy();
     if (target !== undefined) await rm(target, { force: true });
-    // The entry writer's error says what went wrong; the pipeline's is often just "premature close".
-    throw await writing.then(
-      () => err,
-      (e: unknown) => e,
-    );
+    throw err;
   }
   let bytes = 0;
   for (const f of plan.manifest.files) bytes += f.size;

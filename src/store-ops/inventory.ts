@@ -53,6 +53,9 @@ export interface ScanOptions {
   moduleFilter?: (module: string) => boolean;
 }
 
+/** Stats under way at once while scanning. */
+const STAT_PARALLEL = 16;
+
 /** Reads the whole store's key space and stats every artefact (one metadata lookup each). */
 export async function scanStore(storage: Storage, opts: ScanOptions = {}): Promise<Inventory> {
   const byVersion = new Map<string, StoredVersion>();
@@ -61,6 +64,7 @@ export async function scanStore(storage: Storage, opts: ScanOptions = {}): Promi
   const keys: string[] = [];
   for await (const key of storage.list(opts.prefix ?? "")) keys.push(key);
   keys.sort();
+  const wanted: { key: string; parsed: NonNullable<ReturnType<typeof parseKey>> }[] = [];
   for (const key of keys) {
     const parsed = parseKey(key);
     if (parsed === undefined) {
@@ -68,7 +72,20 @@ export async function scanStore(storage: Storage, opts: ScanOptions = {}): Promi
       continue;
     }
     if (opts.moduleFilter !== undefined && !opts.moduleFilter(parsed.module)) continue;
-    const st = await storage.stat(key);
+    wanted.push({ key, parsed });
+  }
+  // A stat can cost a few file reads (a record, a small artefact): several run at once.
+  const stats = new Array<Awaited<ReturnType<Storage["stat"]>>>(wanted.length);
+  let next = 0;
+  const statter = async (): Promise<void> => {
+    while (next < wanted.length) {
+      const i = next++;
+      stats[i] = await storage.stat(wanted[i]!.key);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(STAT_PARALLEL, wanted.length) }, statter));
+  for (const [i, { key, parsed }] of wanted.entries()) {
+    const st = stats[i];
     // Gone since the listing (pruned meanwhile, or removed as corrupt by the store).
     if (st === undefined) continue;
     if (parsed.kind === "list" || parsed.kind === "latest") {

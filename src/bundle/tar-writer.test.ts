@@ -1,0 +1,189 @@
+/**
+ * The tar writer must produce exactly tar-stream's bytes for the same entries
+ * (bundles stay identical across goark versions), through both of its paths:
+ * the parallel file writer and the sequential stream writer. tar-stream's
+ * pack is the reference here.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { after, before, describe, test } from "node:test";
+import tar from "tar-stream";
+import {
+  bufferBody,
+  FileSink,
+  iterableBody,
+  StreamSink,
+  type TarEntry,
+  type TarSource,
+  TarWriter,
+  writeTarFile,
+} from "./tar-writer.ts";
+
+function bytes(seed: string, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  let block = createHash("sha256").update(seed).digest();
+  for (let at = 0; at < size; at += block.length) {
+    block.copy(out, at);
+    block = createHash("sha256").update(block).digest();
+  }
+  return out;
+}
+
+const MTIME = new Date("2024-05-06T07:08:09Z");
+const dirs = (n: number) => Array.from({ length: n }, (_, i) => `d${i}`).join("/");
+
+/** Names covering ustar, ustar with a prefix, and PAX records around their length-digit boundaries. */
+const CASES: { name: string; size: number }[] = [
+  { name: "goark-manifest.json", size: 300 },
+  { name: "a".repeat(100), size: 512 },
+  { name: `${dirs(20)}/${"f".repeat(60)}.zip`, size: 1024 },
+  { name: `${dirs(60)}/x.mod`, size: 0 },
+  { name: `${"g".repeat(120)}/y`, size: 5000 },
+  { name: `ü${"h".repeat(89)}`, size: 20_000 },
+  { name: `ü${"h".repeat(90)}`, size: 1 },
+  { name: `ü${"h".repeat(91)}`, size: 511 },
+  { name: `ü/${"i".repeat(988)}`, size: 513 },
+  { name: `ü/${"i".repeat(989)}`, size: 4096 * 3 + 7 },
+  { name: "example.com/!upper/@v/v1.0.0.info", size: 37 },
+];
+
+function entries(): { entry: TarEntry; data: Buffer }[] {
+  return CASES.map((c, i) => ({ entry: { ...c, mtime: MTIME }, data: bytes(`e${i}`, c.size) }));
+}
+
+async function reference(list: { entry: TarEntry; data: Buffer }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of pack) chunks.push(c as Buffer);
+  })();
+  for (const { entry, data } of list) {
+    await new Promise<void>((resolve, reject) =>
+      pack.entry(
+        {
+          name: entry.name,
+          size: entry.size,
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          uname: "",
+          gname: "",
+          mtime: entry.mtime,
+          type: "file",
+        },
+        data,
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+function sources(list: { entry: TarEntry; data: Buffer }[], chunked = false): TarSource[] {
+  return list.map(({ entry, data }) => ({
+    entry,
+    open: async () =>
+      chunked
+        ? iterableBody(
+            Readable.from(
+              Array.from({ length: Math.ceil(data.length / 700) }, (_, i) =>
+                data.subarray(i * 700, i * 700 + 700),
+              ),
+            ),
+          )
+        : bufferBody(data),
+  }));
+}
+
+describe("tar writer", () => {
+  let dir: string;
+  let n = 0;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "goark-tarw-"));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function viaFile(
+    srcs: TarSource[],
+    opts: { parallel?: number; bufferSize?: number },
+  ): Promise<Buffer> {
+    const path = join(dir, `t${n++}.tar`);
+    const sink = await FileSink.open(path);
+    try {
+      await writeTarFile(sink, srcs, opts);
+    } finally {
+      await sink.close();
+    }
+    return readFile(path);
+  }
+
+  async function viaStream(
+    srcs: TarSource[],
+    opts: { bufferSize?: number; buffers?: number },
+  ): Promise<Buffer> {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on("data", (c: Buffer) => chunks.push(c));
+    const w = new TarWriter(new StreamSink(out), opts);
+    for (const s of srcs) await w.add(s);
+    await w.finish();
+    return Buffer.concat(chunks);
+  }
+
+  test("writes tar-stream's bytes: ustar, prefixes, PAX records, padding, end blocks", async () => {
+    const list = entries();
+    const want = await reference(list);
+    for (const opts of [{}, { parallel: 1, bufferSize: 2048 }, { parallel: 3, bufferSize: 4096 }]) {
+      assert.ok((await viaFile(sources(list), opts)).equals(want), `file writer ${JSON.stringify(opts)}`);
+      assert.ok(
+        (await viaFile(sources(list, true), opts)).equals(want),
+        `file writer, chunked ${JSON.stringify(opts)}`,
+      );
+    }
+    for (const opts of [{}, { bufferSize: 1024, buffers: 2 }, { bufferSize: 3000, buffers: 3 }]) {
+      assert.ok((await viaStream(sources(list), opts)).equals(want), `stream writer ${JSON.stringify(opts)}`);
+      assert.ok(
+        (await viaStream(sources(list, true), opts)).equals(want),
+        `stream writer, chunked ${JSON.stringify(opts)}`,
+      );
+    }
+    // The reference reads back as the entries written.
+    const back: string[] = [];
+    const ex = tar.extract();
+    const reading = (async () => {
+      for await (const e of ex) {
+        back.push(e.header.name);
+        e.resume();
+      }
+    })();
+    ex.end(want);
+    await reading;
+    assert.deepEqual(
+      back,
+      CASES.map((c) => c.name),
+    );
+  });
+
+  test("a body shorter or longer than its entry fails the archive", async () => {
+    const short: TarSource = {
+      entry: { name: "s", size: 10, mtime: MTIME },
+      open: async () => bufferBody(Buffer.alloc(9)),
+    };
+    const long: TarSource = {
+      entry: { name: "l", size: 10, mtime: MTIME },
+      open: async () => bufferBody(Buffer.alloc(11)),
+    };
+    for (const bad of [short, long]) {
+      await assert.rejects(viaFile([...sources(entries().slice(0, 2)), bad], { parallel: 2 }), /tar entry/);
+      await assert.rejects(viaStream([bad], {}), /tar entry/);
+    }
+  });
+});
