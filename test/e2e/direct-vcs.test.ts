@@ -172,6 +172,43 @@ describe("direct mode answers exactly as the go command's direct mode", () => {
       { files: { "go.mod": mod(nt), "n.go": "package notags\n\nconst N = 1\n" } },
     ]);
 
+    // attrs: .gitattributes that change what git archive writes (line endings, $Id$), at the
+    // root of a root module and above a subdirectory module (tags sub/vX).
+    const at = `${HOST}/attrs`;
+    const attrsTree = (n: number): FileTree => ({
+      ".gitattributes": "*.txt eol=crlf\n*.c ident\n",
+      "go.mod": mod(at),
+      "a.go": `package attrs\n\nconst N = ${n}\n`,
+      "notes.txt": "one\ntwo\n",
+      "x.c": "/* $Id$ */\n",
+      "sub/go.mod": mod(`${at}/sub`),
+      "sub/s.txt": "line\nline\n",
+      "sub/y.c": "$Id$\n",
+    });
+    await make("attrs", [{ files: attrsTree(1), tags: ["v1.0.0", "sub/v1.0.0"] }, { files: attrsTree(2) }]);
+
+    // big: a file over the size the zip writer reads whole (streamed from git), identical files
+    // (one blob twice), an executable, a symlink and an empty file, no attributes.
+    const bg = `${HOST}/big`;
+    const big = new Uint8Array(1536 << 10);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7919 + (i >> 9)) & 0xff;
+    await make("big", [
+      {
+        files: {
+          "go.mod": mod(bg),
+          "b.go": "package big\n",
+          "data/big.bin": big,
+          "same1.txt": "same\n",
+          "same2.txt": "same\n",
+          "empty.txt": "",
+          "run.sh": { data: "#!/bin/sh\n", executable: true },
+          "link.go": { symlink: "b.go" },
+          "z.go": "package big\n\nconst Z = 1\n",
+        },
+        tags: ["v1.0.0"],
+      },
+    ]);
+
     // retract: v1.1.0 retracts itself, so @latest is v1.0.0.
     const rt = `${HOST}/retract`;
     await make("retract", [
@@ -199,6 +236,9 @@ describe("direct mode answers exactly as the go command's direct mode", () => {
     `${HOST}/Upper`,
     `${HOST}/notags`,
     `${HOST}/retract`,
+    `${HOST}/attrs`,
+    `${HOST}/attrs/sub`,
+    `${HOST}/big`,
   ];
 
   test("version lists", async () => {
@@ -280,6 +320,9 @@ describe("direct mode answers exactly as the go command's direct mode", () => {
     add(`${HOST}/Upper`, ["v1.0.0", "v1.1.0-RC1", "main", ...commitQueries("Upper")]);
     add(`${HOST}/notags`, ["main", ...commitQueries("notags")]);
     add(`${HOST}/retract`, ["v1.1.0", "main"]);
+    add(`${HOST}/attrs`, ["v1.0.0", "main"]);
+    add(`${HOST}/attrs/sub`, ["v1.0.0", "main"]);
+    add(`${HOST}/big`, ["v1.0.0"]);
 
     const failures: string[] = [];
     await Promise.all(

@@ -637,18 +637,32 @@ export class CodeRepo {
     } catch (err) {
       throw this.#revErr(version, err);
     }
-    const listing = await this.code.listTree?.(found.rev, found.dir, opts);
+    // The blob reader starts while the tree is listed; unused (and closed) if the archive is needed.
+    const reader = this.code.listTree !== undefined ? this.code.openBlobs?.(opts) : undefined;
+    let listing: TreeListing | undefined;
+    try {
+      listing = await this.code.listTree?.(found.rev, found.dir, opts);
+    } catch (err) {
+      reader?.close();
+      throw err;
+    }
+    if (listing === undefined || listing.attributes) reader?.close();
     if (listing !== undefined) {
-      // (git archive fails the same way only when a directory was asked for.)
-      if (listing.entries.length === 0 && found.dir !== "") throw this.#noFiles(version, found);
       const blobEntries = listing.entries.filter((e) => e.type === "blob");
-      await this.#checkTreeSize(
-        version,
-        blobEntries.map((e) => treeFileSource(e)),
-      );
+      try {
+        // (git archive fails the same way, only when a directory was asked for.)
+        if (listing.entries.length === 0 && found.dir !== "") throw this.#noFiles(version, found);
+        await this.#checkTreeSize(
+          version,
+          blobEntries.map((e) => treeFileSource(e)),
+        );
+      } catch (err) {
+        reader?.close();
+        throw err;
+      }
       // Without attributes files, git archive writes the blobs as they are: read them directly.
-      if (!listing.attributes && this.code.openBlobs !== undefined) {
-        const blobs = this.code.openBlobs(opts);
+      if (!listing.attributes && reader !== undefined) {
+        const blobs = reader;
         try {
           // Once the files to write are known, their blobs are read ahead in the order the zip takes them.
           let prefetch: BlobPrefetch | undefined;

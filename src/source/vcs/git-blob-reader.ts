@@ -8,7 +8,7 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { Readable } from "node:stream";
-import { type GoarkError, TimeoutError, UpstreamError } from "../../errors.ts";
+import { GoarkError, TimeoutError, UpstreamError } from "../../errors.ts";
 
 export interface BlobReaderOptions {
   /** The mirror (a bare repository). */
@@ -58,11 +58,15 @@ export class GitBlobReader implements BlobSource {
   #remaining = -1;
   /** The current stream's consumer stopped reading; stdout is paused until it asks again. */
   #paused = false;
+  /** Request lines not written yet. */
+  #outgoing: string[] = [];
   /** Bytes read past the point where the consumer asked to wait. */
   #held: Buffer | undefined;
 
+  /** Starts the process at once, so it is ready by the time the first blob is wanted. */
   constructor(opts: BlobReaderOptions) {
     this.#opts = opts;
+    this.#start();
   }
 
   read(oid: string): Promise<Buffer> {
@@ -104,7 +108,15 @@ export class GitBlobReader implements BlobSource {
     }
     const child = this.#child ?? this.#start();
     this.#queue.push(p);
-    child.stdin.write(`${p.oid}\n`);
+    // Requests made together go out in one write.
+    if (this.#outgoing.length === 0) {
+      process.nextTick(() => {
+        const lines = this.#outgoing.join("");
+        this.#outgoing = [];
+        if (child.stdin.writable) child.stdin.write(lines);
+      });
+    }
+    this.#outgoing.push(`${p.oid}\n`);
   }
 
   #start(): ChildProcessWithoutNullStreams {
@@ -253,7 +265,7 @@ export class GitBlobReader implements BlobSource {
 
 function abortReason(signal: AbortSignal, what: string): GoarkError {
   const reason: unknown = signal.reason;
-  if (reason instanceof Error && "code" in reason) return reason as GoarkError;
+  if (reason instanceof GoarkError) return reason;
   return new UpstreamError(`${what}: cancelled`, { cause: reason });
 }
 
