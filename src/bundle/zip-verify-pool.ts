@@ -6,7 +6,6 @@
  * differs. A worker that cannot start or dies hands its jobs back to the
  * main thread, so a verification never fails for want of a thread.
  */
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { type ErrorCode, GoarkError } from "../errors.ts";
@@ -54,7 +53,7 @@ const PER_WORKER = 2;
 const BOOTSTRAP = `
 const { workerData } = require("node:worker_threads");
 (async () => {
-  if (workerData.tsx) require(workerData.tsx).register();
+  if (workerData.tsx) (await import(workerData.tsx)).register();
   await import(workerData.entry);
 })().catch((err) => process.nextTick(() => { throw err; }));
 `;
@@ -62,17 +61,7 @@ const { workerData } = require("node:worker_threads");
 function workerEntry(): { entry: string; tsx: string | undefined } {
   const ts = import.meta.url.endsWith(".ts");
   const entry = new URL(ts ? "./zip-verify-worker.ts" : "./zip-verify-worker.js", import.meta.url).href;
-  // require.resolve, not import.meta.resolve: under tsx the latter is a blocking round trip to its loader.
-  return { entry, tsx: ts ? createRequire(import.meta.url).resolve("tsx/esm/api") : undefined };
-}
-
-function inline(job: VerifyJob): Promise<{ h1: string }> {
-  return verifyZip(
-    job.module,
-    job.version,
-    job.path,
-    job.maxSize === undefined ? {} : { maxSize: job.maxSize },
-  );
+  return { entry, tsx: ts ? import.meta.resolve("tsx/esm/api") : undefined };
 }
 
 export class ZipVerifyPool implements ZipVerifier {
@@ -80,6 +69,8 @@ export class ZipVerifyPool implements ZipVerifier {
   readonly #queue: Pending[] = [];
   #nextId = 1;
   #closed = false;
+  #inWorkers = 0;
+  #inline = 0;
 
   /** Starts `workers` threads (default: one per core but one, at least one, at most four). */
   constructor(workers = Math.max(1, Math.min(4, availableParallelism() - 1))) {
@@ -100,9 +91,18 @@ export class ZipVerifyPool implements ZipVerifier {
     }
   }
 
+  /** How many jobs the workers answered and how many ran on this thread (a worker lost, or the pool closed). */
+  get stats(): { workers: number; inWorkers: number; inline: number } {
+    return {
+      workers: this.#slots.filter((s) => !s.dead).length,
+      inWorkers: this.#inWorkers,
+      inline: this.#inline,
+    };
+  }
+
   verify(module: string, version: string, path: string, maxSize?: number): Promise<{ h1: string }> {
     const job: VerifyJob = { id: this.#nextId++, module, version, path, maxSize };
-    if (this.#closed) return inline(job);
+    if (this.#closed) return this.#here(job);
     return new Promise((resolve, reject) => {
       this.#queue.push({ job, resolve, reject });
       this.#dispatch();
@@ -116,8 +116,20 @@ export class ZipVerifyPool implements ZipVerifier {
     for (const s of slots) s.dead = true;
     const orphans = [...this.#queue.splice(0), ...slots.flatMap((s) => [...s.inFlight.values()])];
     for (const s of slots) s.inFlight.clear();
-    for (const p of orphans) inline(p.job).then(p.resolve, p.reject);
+    for (const p of orphans) this.#here(p.job).then(p.resolve, p.reject);
     await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  /** Runs a job on this thread. */
+  async #here(job: VerifyJob): Promise<{ h1: string }> {
+    this.#inline++;
+    const { h1 } = await verifyZip(
+      job.module,
+      job.version,
+      job.path,
+      job.maxSize === undefined ? {} : { maxSize: job.maxSize },
+    );
+    return { h1 };
   }
 
   #dispatch(): void {
@@ -125,7 +137,7 @@ export class ZipVerifyPool implements ZipVerifier {
       const live = this.#slots.filter((s) => !s.dead);
       if (live.length === 0) {
         // No thread left: verify here.
-        for (const p of this.#queue.splice(0)) inline(p.job).then(p.resolve, p.reject);
+        for (const p of this.#queue.splice(0)) this.#here(p.job).then(p.resolve, p.reject);
         return;
       }
       const slot = live.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
@@ -143,6 +155,7 @@ export class ZipVerifyPool implements ZipVerifier {
     const p = slot.inFlight.get(reply.id);
     if (p === undefined) return;
     slot.inFlight.delete(reply.id);
+    this.#inWorkers++;
     if (slot.inFlight.size === 0) slot.worker.unref();
     if (reply.h1 !== undefined) {
       p.resolve({ h1: reply.h1 });
@@ -167,7 +180,7 @@ export class ZipVerifyPool implements ZipVerifier {
     slot.dead = true;
     const orphans = [...slot.inFlight.values()];
     slot.inFlight.clear();
-    for (const p of orphans) inline(p.job).then(p.resolve, p.reject);
+    for (const p of orphans) this.#here(p.job).then(p.resolve, p.reject);
     this.#dispatch();
   }
 }
