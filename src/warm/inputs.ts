@@ -7,7 +7,13 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { KnownHashes, KnownSums } from "../cache/verify.ts";
-import { BadRequestError, GoarkError, ModFileError, NotFoundError } from "../errors.ts";
+import {
+  BadRequestError,
+  ChecksumMismatchError,
+  GoarkError,
+  ModFileError,
+  NotFoundError,
+} from "../errors.ts";
 import { goModLookup } from "../module/go-version.ts";
 import { parseGoSum } from "../module/gosum.ts";
 import { type ModFile, type ModPathVersion, parseModFile } from "../module/modfile.ts";
@@ -292,16 +298,31 @@ export function knownSumsOf(plan: WarmPlan): KnownSums & { size: number } {
   };
 }
 
-/** Asks `first`, then `second` for what `first` does not know. */
+/**
+ * Asks both: `first` (the projects' go.sum) and `second` (the checksum
+ * databases). The database is asked even when go.sum knows both hashes, so
+ * that every public version warm stores is proven there too: that proof is
+ * what an export carries across an air gap, and an import without it
+ * rejects the version. Where both know a hash, they must agree.
+ */
 export function knownSumsChain(first: KnownSums, second: KnownSums | undefined): KnownSums {
   if (second === undefined) return first;
   return {
     async lookup(module, version) {
-      const a = await first.lookup(module, version);
-      if (a?.zip !== undefined && a.mod !== undefined) return a;
-      const b = await second.lookup(module, version);
+      const [a, b] = await Promise.all([first.lookup(module, version), second.lookup(module, version)]);
       if (a === undefined) return b;
       if (b === undefined) return a;
+      for (const kind of ["zip", "mod"] as const) {
+        const x = a[kind];
+        const y = b[kind];
+        if (x !== undefined && y !== undefined && x !== y) {
+          throw new ChecksumMismatchError(
+            `${module}@${version}: ${a.source ?? "go.sum"} records ${kind === "mod" ? "go.mod" : "zip"} hash ${x}, ` +
+              `but ${b.source ?? "the checksum database"} records ${y}`,
+            { module, version },
+          );
+        }
+      }
       return { ...b, ...a, zip: a.zip ?? b.zip, mod: a.mod ?? b.mod };
     },
   };
