@@ -198,10 +198,16 @@ class EntryReader {
   readonly #it: AsyncIterator<Readable & { header: Header }>;
   readonly #feeding: Promise<void>;
   #feedError: unknown;
+  #extractError: unknown;
 
   constructor(source: Readable, name: string) {
     this.#source = source;
     this.#extract = tar.extract();
+    // The tar reader's own error ("Unexpected end of data") says what went wrong; the entry
+    // being read then only reports that it was destroyed.
+    this.#extract.on("error", (err: unknown) => {
+      this.#extractError ??= err;
+    });
     this.#it = this.#extract[Symbol.asyncIterator]() as AsyncIterator<Readable & { header: Header }>;
     const guard = new TarGuard(name);
     const extract = this.#extract;
@@ -240,6 +246,11 @@ class EntryReader {
     } catch (err) {
       throw this.#feedError ?? err;
     }
+  }
+
+  /** What stopped the input or the tar reader, if anything did. */
+  get failure(): unknown {
+    return this.#feedError ?? this.#extractError;
   }
 
   /** Stops reading and releases the input (its file handle included). */
@@ -289,6 +300,10 @@ async function receive(
       out.end(Buffer.concat(kept));
       await finished(out);
     } else {
+      // pipeline() never settles for an entry the tar reader destroyed before it was attached
+      // (a bundle that ends inside this entry).
+      if ((entry as Readable & { destroyed?: boolean }).destroyed)
+        throw new Error("bundle entry was cut off");
       await pipeline(entry, staged.createWriteStream());
     }
     digest = staged.writtenDigest;
@@ -406,7 +421,7 @@ export async function importBundle(
         );
       }
     } catch (err) {
-      throw readError(name, err);
+      throw readError(name, err instanceof GoarkError ? err : (reader.failure ?? err));
     } finally {
       await reader.close().catch(() => undefined);
       await pool?.close();
