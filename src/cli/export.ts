@@ -5,6 +5,8 @@
  * and make the exit code 1 (the bundle is still written).
  */
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Command } from "commander";
 import { exportBundle } from "../bundle/export.ts";
 import { exportDir } from "../bundle/export-dir.ts";
@@ -12,8 +14,10 @@ import type { BundleExtension } from "../bundle/extension.ts";
 import { readBundleManifest } from "../bundle/import.ts";
 import type { BundleSelection, SelectOptions } from "../bundle/select.ts";
 import { BadRequestError, NotFoundError } from "../errors.ts";
+import type { Storage } from "../storage/storage.ts";
 import { sumdbBundleExtension } from "../sumdb/bundle-extension.ts";
 import { sumdbDir } from "../sumdb/from-config.ts";
+import { OwnSumdb } from "../sumdb/own-db.ts";
 import { configFromCommand } from "./config-flags.ts";
 import { EXIT_FAILURE } from "./exit-codes.ts";
 import {
@@ -70,7 +74,9 @@ export function registerExport(program: Command): void {
     await withStore(cmd, async (storage) => {
       const report =
         format === "dir"
-          ? await exportDir(storage, bundle, opts)
+          ? await withOwnSumdb(cmd, storage, (sumdb) =>
+              exportDir(storage, bundle, sumdb === undefined ? opts : { ...opts, sumdb }),
+            )
           : await exportBundle(storage, bundle, {
               ...opts,
               format,
@@ -96,10 +102,48 @@ export function registerExport(program: Command): void {
           process.stdout.write(`unreadable go.mod: ${u.module}@${u.version}: ${u.error}\n`);
         for (const v of report.incomplete)
           process.stdout.write(`skipped (no .mod stored): ${v.module}@${v.version}\n`);
+        const db = "sumdb" in report ? report.sumdb : undefined;
+        if (db !== undefined) {
+          process.stdout.write(
+            `checksum database ${db.name}: ${db.lookups} lookups, ${db.tiles} tiles, tree size ${db.treeSize}` +
+              `${db.recorded > 0 ? ` (${db.recorded} versions recorded now)` : ""}; ` +
+              `clients: GOPROXY=${pathToFileURL(resolve(bundle)).href} GOSUMDB=${db.gosumdb}\n`,
+          );
+          if (db.modOnly.length > 0) {
+            process.stdout.write(
+              `${db.modOnly.length} go.mod-only versions (no zip stored) have no checksum record; clients need their go.mod lines in go.sum\n`,
+            );
+          }
+          for (const u of db.uncovered)
+            process.stdout.write(`not verifiable: ${u.module}@${u.version}: ${u.reason}\n`);
+        }
       }
-      if (report.missing.length > 0 || report.unreadable.length > 0) process.exitCode = EXIT_FAILURE;
+      const uncovered = "sumdb" in report ? (report.sumdb?.uncovered.length ?? 0) : 0;
+      if (report.missing.length > 0 || report.unreadable.length > 0 || uncovered > 0)
+        process.exitCode = EXIT_FAILURE;
     });
   });
+}
+
+/**
+ * Runs fn with goark's own checksum database of a disk store (created, like
+ * serve creates it, when the store has none yet), or undefined for other
+ * stores. Opened as the writer when no running goark holds the log.
+ */
+async function withOwnSumdb<T>(
+  cmd: Command,
+  storage: Storage,
+  fn: (db: OwnSumdb | undefined) => Promise<T>,
+): Promise<T> {
+  const { config } = configFromCommand(cmd);
+  const dir = sumdbDir(config);
+  if (dir === undefined) return fn(undefined);
+  const db = await OwnSumdb.open({ dir, name: config.sumdbName, storage });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
 }
 
 /** The checksum-database material of the store's configured database travels with the bundle. */

@@ -27,8 +27,9 @@ import { hashGoMod, hashZip } from "../module/dirhash.ts";
 import { modKey, zipKey } from "../storage/keys.ts";
 import type { Storage } from "../storage/storage.ts";
 import { SumdbFiles, syncDir } from "./file-store.ts";
-import { LogStore } from "./log-store.ts";
+import { LogStore, TILE_HEIGHT } from "./log-store.ts";
 import { generateKey, parseSignerKey, parseVerifierKey, type Signer, type Verifier } from "./note.ts";
+import { formatTilePath, newTiles } from "./tile.ts";
 import {
   IMMUTABLE,
   OCTETS,
@@ -198,6 +199,26 @@ async function takeLock(dir: string): Promise<LockInfo | undefined> {
   throw new StorageError(`cannot take the checksum database lock ${file}`);
 }
 
+/** goark's own log at one signed head (see OwnSumdb.snapshot). */
+export interface OwnLogSnapshot {
+  name: string;
+  /** The tree size the head signs. */
+  size: number;
+  /** The signed head, as `/latest` serves it. */
+  latest: Uint8Array;
+  /** Every hash tile of the tree, as served paths (tile/8/L/NNN[.p/W]). */
+  tiles: string[];
+  /** The `/lookup/…` answer for module@version, or undefined when the log does not hold it. */
+  lookup(module: string, version: string): Promise<Uint8Array | undefined>;
+  tile(path: string): Promise<Uint8Array>;
+}
+
+/** Width of tile (level, n) in a tree of size. */
+function tileWidth(level: number, n: number, size: number): number {
+  const full = 2 ** TILE_HEIGHT;
+  return Math.min(full, Math.floor(size / full ** level) - n * full);
+}
+
 export interface OwnSumdbOptions {
   /** `<store>/.sumdb`. */
   dir: string;
@@ -344,6 +365,43 @@ export class OwnSumdb {
       version,
       `${module} ${version} ${zipH1}\n${module} ${version}/go.mod ${modH1}\n`,
     );
+  }
+
+  /**
+   * The log fixed at its current signed head, for exports: the head, each
+   * version's lookup answer and every hash tile, all of that one tree, even
+   * while a writer appends. Undefined when nothing is signed yet. Data tiles
+   * are left out: the go command never reads them, and they would hand out
+   * the records of versions that are not exported.
+   */
+  async snapshot(): Promise<OwnLogSnapshot | undefined> {
+    if ((await this.#follow()) === undefined) return undefined;
+    // A LogStore of its own reads the head once; tiles are written before a head names them.
+    const store = await LogStore.open({
+      storage: this.#files,
+      signer: this.#signer,
+      verifier: this.#verifier,
+      prefix: "",
+    });
+    const size = store.head.n;
+    const tiles = newTiles(TILE_HEIGHT, 0, size)
+      .filter((t) => t.w === 2 ** TILE_HEIGHT || t.w === tileWidth(t.l, t.n, size))
+      .map(formatTilePath);
+    return {
+      name: this.name,
+      size,
+      latest: store.latest,
+      tiles,
+      lookup: async (module, version) => {
+        try {
+          return await store.lookup(module, version);
+        } catch (err) {
+          if (err instanceof NotFoundError) return undefined;
+          throw err;
+        }
+      },
+      tile: (path) => store.tile(path),
+    };
   }
 
   /** Answers `/sumdb/<name>/<rest>`. */
