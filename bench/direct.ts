@@ -4,10 +4,14 @@
  *   A. the go command itself: GOPROXY=direct go mod download -json M@v1.0.0
  *   B. the go command through goark (GOPROXY=goark, goark's store and mirrors empty)
  * each in a fresh GOPATH, several rounds, medians reported; goal B ≤ 1.3 × A.
+ * Every round is cold: a fresh GOPATH, and for B a new goark with an empty
+ * store and no mirror. One uncounted warm-up round of each comes first, so
+ * that B measures a running server (whose code the JIT has compiled, as in
+ * production) rather than the benchmark process's own start-up.
  * Then a second version of the already-mirrored repository: goark fetches
  * only the missing objects (the bytes the mirror grew by are printed).
  *
- *   npm run bench:direct [-- --rounds 5 --files 400 --commits 30 --churn 10]
+ *   npm run bench:direct [-- --rounds 5 --warmup 1 --files 400 --commits 30 --churn 10]
  * (--churn 400 makes every commit rewrite every file: the worst case for a
  * full mirror against Go's shallow fetch of one commit.)
  */
@@ -64,6 +68,7 @@ function tree(files: number, version: number, churn: number): FileTree {
 
 async function main(): Promise<void> {
   const rounds = arg("rounds", 5);
+  const warmup = arg("warmup", 1);
   const files = arg("files", 400);
   const churn = arg("churn", 10);
   const history = arg("commits", 30);
@@ -101,19 +106,26 @@ async function main(): Promise<void> {
 
   const goTimes: number[] = [];
   const goarkTimes: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    goTimes.push(await download("direct", "v1.0.0"));
+  for (let i = 0; i < warmup + rounds; i++) {
+    const a = await download("direct", "v1.0.0");
     const goark = await startGoark({ upstream: "direct", insecure: HOST });
+    let b: number;
     try {
-      goarkTimes.push(await download(goark.url, "v1.0.0"));
+      b = await download(goark.url, "v1.0.0");
     } finally {
       await goark.close();
     }
+    if (i < warmup) {
+      console.log(`warm-up round (not counted): A ${a.toFixed(0)} ms, B ${b.toFixed(0)} ms`);
+      continue;
+    }
+    goTimes.push(a);
+    goarkTimes.push(b);
   }
   const a = median(goTimes);
   const b = median(goarkTimes);
   console.log(
-    `module: ${files} files; history: ${history} commits changing ${churn} files each; ${rounds} rounds, medians`,
+    `module: ${files} files; history: ${history} commits changing ${churn} files each; ${rounds} rounds (after ${warmup} warm-up), medians`,
   );
   console.log(
     `A  go mod download, GOPROXY=direct        ${a.toFixed(0)} ms   (${goTimes.map((t) => t.toFixed(0)).join(", ")})`,

@@ -275,18 +275,23 @@ export class GitRepo {
     const tmp = `${this.dir}.init-${randomBytes(6).toString("hex")}`;
     try {
       // What `git init --bare` and `git remote add` would write, without two processes to start.
-      for (const d of ["objects/info", "objects/pack", "refs/heads", "refs/tags", "info"]) {
-        await mkdir(join(tmp, d), { recursive: true });
-      }
-      await writeFile(join(tmp, "HEAD"), "ref: refs/heads/main\n");
-      await writeFile(
-        join(tmp, "config"),
-        "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n" +
-          `[remote "origin"]\n\turl = ${configValue(this.remote)}\n`,
+      await mkdir(tmp);
+      await Promise.all(
+        ["objects/info", "objects/pack", "refs/heads", "refs/tags", "info"].map((d) =>
+          mkdir(join(tmp, d), { recursive: true }),
+        ),
       );
-      await writeFile(join(tmp, REMOTE_FILE), `${redactSecrets(this.remote)}\n`);
-      // The go command's guard: export-subst and export-ignore must not change archives.
-      await writeFile(join(tmp, "info", "attributes"), ATTRIBUTES_LINE);
+      await Promise.all([
+        writeFile(join(tmp, "HEAD"), "ref: refs/heads/main\n"),
+        writeFile(
+          join(tmp, "config"),
+          "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n" +
+            `[remote "origin"]\n\turl = ${configValue(this.remote)}\n`,
+        ),
+        writeFile(join(tmp, REMOTE_FILE), `${redactSecrets(this.remote)}\n`),
+        // The go command's guard: export-subst and export-ignore must not change archives.
+        writeFile(join(tmp, "info", "attributes"), ATTRIBUTES_LINE),
+      ]);
       try {
         await rename(tmp, this.dir);
         this.#state = "empty";
