@@ -12,10 +12,12 @@ import { exportBundle } from "../bundle/export.ts";
 import { exportDir } from "../bundle/export-dir.ts";
 import type { BundleExtension } from "../bundle/extension.ts";
 import { readBundleManifest } from "../bundle/import.ts";
+import type { BundleManifest } from "../bundle/manifest.ts";
 import type { BundleSelection, SelectOptions } from "../bundle/select.ts";
 import { BadRequestError, NotFoundError } from "../errors.ts";
+import { compilePrefixPatterns } from "../module/path.ts";
 import type { Storage } from "../storage/storage.ts";
-import { sumdbBundleExtension } from "../sumdb/bundle-extension.ts";
+import { SUMDB_EXTENSION, type SumdbSection, sumdbBundleExtension } from "../sumdb/bundle-extension.ts";
 import { sumdbDir } from "../sumdb/from-config.ts";
 import { OwnSumdb } from "../sumdb/own-db.ts";
 import { configFromCommand } from "./config-flags.ts";
@@ -102,6 +104,12 @@ export function registerExport(program: Command): void {
           process.stdout.write(`unreadable go.mod: ${u.module}@${u.version}: ${u.error}\n`);
         for (const v of report.incomplete)
           process.stdout.write(`skipped (no .mod stored): ${v.module}@${v.version}\n`);
+        const proofs = "manifest" in report ? unproven(cmd, report.manifest) : undefined;
+        for (const id of proofs?.ids ?? []) {
+          process.stdout.write(
+            `unproven: ${id}: this store keeps no ${proofs!.database} proof of it; an import that verifies rejects it (warm it again with verification on)\n`,
+          );
+        }
         const db = "sumdb" in report ? report.sumdb : undefined;
         if (db !== undefined) {
           process.stdout.write(
@@ -123,6 +131,20 @@ export function registerExport(program: Command): void {
         process.exitCode = EXIT_FAILURE;
     });
   });
+}
+
+/**
+ * The carried public versions for which the bundle holds no proven
+ * checksum-database material: an import that verifies rejects them.
+ * Undefined when the export did not verify (--sumdb off).
+ */
+function unproven(cmd: Command, manifest: BundleManifest): { database: string; ids: string[] } | undefined {
+  const section = manifest.extensions[SUMDB_EXTENSION] as SumdbSection | undefined;
+  if (section?.database === undefined) return undefined;
+  const { config } = configFromCommand(cmd);
+  const exempt = compilePrefixPatterns([config.private, config.nosumdb].filter((p) => p !== "").join(","));
+  const ids = section.uncovered.filter((id) => !exempt(id.slice(0, id.lastIndexOf("@"))));
+  return { database: section.database, ids };
 }
 
 /**

@@ -29,6 +29,7 @@ import { after, before, describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { readBundleManifest } from "../../src/bundle/import.ts";
 import { escapePath, escapeVersion } from "../../src/module/path.ts";
+import { generateKey } from "../../src/sumdb/note.ts";
 import { FixtureUpstream, type FixtureVersion, writeTree } from "../helpers/fixture-upstream.ts";
 import { type GitHost, startGitHost } from "../helpers/git-host.ts";
 import { describe as describeRun, GoClient } from "../helpers/go-client.ts";
@@ -518,7 +519,24 @@ describe("air-gap drill: >50 modules, public and private, verification on", { ti
     assert.equal(warm.code, 0, show(warm));
     const ex = await cli(["export", "base.tar", "base/go.mod", ...connectedFlags]);
     assert.equal(ex.code, 0, show(ex));
+    assert.doesNotMatch(ex.stdout, /unproven/, show(ex));
     const manifest = await readBundleManifest(join(tmp, "base.tar"));
+    // Exported for a database whose key the kept proofs do not verify against: export says
+    // which public versions an import would reject (the private ones need no proof).
+    const otherKey = generateKey(sumdb.verifierKey.split("+")[0]!).verifierKey;
+    const wrong = await cli([
+      "export",
+      "wrong-key.tar",
+      "base/go.mod",
+      ...connectedFlags.map((f) => (f.startsWith(sumdb.verifierKey) ? otherKey : f)),
+    ]);
+    assert.equal(wrong.code, 0, show(wrong));
+    const unproven = [...wrong.stdout.matchAll(/^unproven: (\S+): /gm)].map((m) => m[1]).sort();
+    const publicIds = manifest.versions
+      .filter((v) => !v.module.startsWith(`${CORP}/`))
+      .map((v) => `${v.module}@${v.version}`)
+      .sort();
+    assert.deepEqual(unproven, publicIds);
     // Every version Go needs travels in the bundle, with the hashes Go computed.
     const carried = new Map(manifest.versions.map((v) => [`${v.module}@${v.version}`, v]));
     for (const line of base.gosum.split("\n").filter(Boolean)) {
