@@ -112,6 +112,9 @@ interface PendingVersion {
 /** List files rewritten at once at the end of an import. */
 const LIST_WRITERS = 8;
 
+/** Store lookups asked ahead of the entry being read. */
+const STAT_AHEAD = 16;
+
 /** Versions whose checks may be running at once while the bundle is read on. */
 const MAX_CHECKING = 8;
 
@@ -445,15 +448,29 @@ async function receiveVersions(
 ): Promise<void> {
   // A version's checks run while the next versions are read; a bounded number at a time.
   const checking: Promise<void>[] = [];
+  // What the store holds for the next few keys is asked ahead, so the lookups overlap the reading.
+  const moduleFiles = manifest.versions.reduce((n, v) => n + v.files.length, 0);
+  const stats = new Map<number, ReturnType<Storage["stat"]>>();
+  let asked = 0;
+  const statOf = (i: number): ReturnType<Storage["stat"]> => {
+    for (; asked < Math.min(moduleFiles, i + STAT_AHEAD); asked++) {
+      const p = storage.stat(manifest.files[asked]!.key);
+      p.catch(() => undefined);
+      stats.set(asked, p);
+    }
+    const p = stats.get(i)!;
+    stats.delete(i);
+    return p;
+  };
   try {
     let index = 0;
     for (const mv of manifest.versions) {
       const pv: PendingVersion = { mv, files: [] };
       pending.push(pv);
       for (const kind of mv.files) {
-        const file = manifest.files[index++]!;
+        const file = manifest.files[index]!;
+        const existing = await statOf(index++);
         const entry = expectEntry(name, await reader.next(), file);
-        const existing = await storage.stat(file.key);
         const same =
           existing !== undefined && existing.meta.sha256 === file.sha256 && existing.size === file.size;
         // Bytes the store already holds are only hashed (the bundle must still be intact), never staged.
@@ -482,6 +499,7 @@ async function receiveVersions(
   } finally {
     // Never leave a check running on files the caller is about to remove.
     await Promise.all(checking);
+    await Promise.allSettled(stats.values());
   }
 }
 

@@ -6,10 +6,13 @@
 import { parentPort } from "node:worker_threads";
 import { asGoarkError } from "../errors.ts";
 import { verifyZip } from "../module/zip.ts";
+import { inflateOnThisThread } from "../module/zip-reader.ts";
 import type { VerifyJob, VerifyReply } from "./zip-verify-pool.ts";
 
 const port = parentPort;
 if (port === null) throw new Error("zip-verify-worker must run in a worker thread");
+// This thread only verifies: inflating here leaves the shared thread pool to the main thread's I/O.
+inflateOnThisThread();
 
 port.on("message", (job: VerifyJob) => {
   verifyZip(job.module, job.version, job.path, { maxSize: job.maxSize }).then(

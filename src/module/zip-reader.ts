@@ -37,8 +37,17 @@ export interface OpenZip {
 /** Entries whose compressed and uncompressed sizes are both at most this are read whole. */
 const SMALL_ENTRY = 1 << 20;
 const READ_AHEAD_ENTRIES = 8;
-/** Entries up to this size inflate on the main thread (~20 µs each): the thread pool round trip costs more. */
-const INFLATE_SYNC_MAX = 64 << 10;
+/** Entries up to this size inflate on the calling thread (~20 µs each): the thread pool round trip costs more. */
+let inflateSyncMax = 64 << 10;
+
+/**
+ * Inflates every entry read whole (up to 1 MiB) on the calling thread. For
+ * worker threads that do nothing else: the process's thread pool is then
+ * left to the main thread's file I/O.
+ */
+export function inflateOnThisThread(): void {
+  inflateSyncMax = SMALL_ENTRY;
+}
 const BLOCK = 1 << 20;
 const STREAM_CHUNK = 1 << 20;
 
@@ -284,7 +293,7 @@ async function readSmall(z: OpenZip, e: ZipEntry): Promise<EntryContent> {
     try {
       // Tiny entries inflate faster here than the trip to the thread pool takes.
       data =
-        declared <= INFLATE_SYNC_MAX
+        declared <= inflateSyncMax
           ? inflateRawSync(raw, opts)
           : await new Promise<Buffer>((resolve, reject) =>
               inflateRaw(raw, opts, (err, out) => (err ? reject(err) : resolve(out))),

@@ -149,6 +149,29 @@ async function eachLimited<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** A counting semaphore: at most `max` of the functions given to run() at once, in order. */
+class Limiter {
+  #running = 0;
+  readonly #waiting: (() => void)[] = [];
+  constructor(private readonly max: number) {}
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    // A finishing run hands its slot straight to the next waiter.
+    if (this.#running >= this.max) await new Promise<void>((r) => this.#waiting.push(r));
+    else this.#running++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next !== undefined) next();
+      else this.#running--;
+    }
+  }
+}
+
+/** Background fsyncs of staged files at once. */
+const BACKGROUND_SYNCS = 2;
+
 /** fsyncs in flight at once in a batch: enough to share journal commits, few enough to leave the thread pool room. */
 const SYNC_PARALLEL = 16;
 
@@ -215,6 +238,8 @@ export class DiskStorage implements Storage {
   readonly #locks = new Map<string, Promise<void>>();
   readonly #live = new Set<StagedFile>();
   readonly #dirtyAccess = new Set<string>();
+  /** fsyncs of finished staged files, run behind the writer's back; few at once, to leave the thread pool room. */
+  readonly #backgroundSyncs = new Limiter(BACKGROUND_SYNCS);
   #flushTimer: NodeJS.Timeout | undefined;
   /** Running totals, known after the first walk (totalSize/usage or a deep sweep). */
   #total: number | undefined;
@@ -509,7 +534,12 @@ export class DiskStorage implements Storage {
         cause: err,
       });
     }
-    const file = new StagedFile(path, this, (f) => this.#live.delete(f));
+    const file = new StagedFile(
+      path,
+      this,
+      (f) => this.#live.delete(f),
+      (p) => this.#backgroundSyncs.run(() => syncFile(p)),
+    );
     this.#live.add(file);
     return file;
   }
@@ -530,18 +560,29 @@ export class DiskStorage implements Storage {
   }
 
   /** The record for a taken staged file: its digest from the write stream when it is still whole, else hashed. */
-  async #stagedMeta(key: string, staged: StagedFile, put: PutMeta): Promise<ArtefactMeta> {
+  /**
+   * Makes a taken staged file durable and returns its record: the digest its
+   * write stream computed when the file still has that size, else hashed. The
+   * fsync is skipped when the background sync already covered the file as it
+   * is.
+   */
+  async #durableMeta(key: string, staged: StagedFile, put: PutMeta): Promise<ArtefactMeta> {
+    const pre = await staged.syncedSize();
+    let size: number | undefined;
+    if (pre !== undefined) {
+      const now = (await stat(staged.path)).size;
+      if (now === pre) size = now;
+    }
+    size ??= await syncFile(staged.path);
     let digest = staged.writtenDigest;
-    if (digest !== undefined && (await stat(staged.path)).size !== digest.size) digest = undefined;
-    digest ??= await hashFile(staged.path);
+    if (digest === undefined || digest.size !== size) digest = await hashFile(staged.path);
     return buildMeta(key, digest, put);
   }
 
   async commitStaged(key: string, staged: Staged, put: PutMeta): Promise<CommitResult> {
     const file = this.#take(key, staged);
     try {
-      const meta = await this.#stagedMeta(key, file, put);
-      await fsyncPath(file.path);
+      const meta = await this.#durableMeta(key, file, put);
       return await this.#publish(key, file.path, meta, undefined);
     } catch (err) {
       throw this.#ioError("committing", key, err);
@@ -586,10 +627,7 @@ export class DiskStorage implements Storage {
       await eachLimited(taken, SYNC_PARALLEL, async (p) => {
         const item = items[p.i]!;
         try {
-          const size = await syncFile(p.file.path);
-          let digest = p.file.writtenDigest;
-          if (digest === undefined || digest.size !== size) digest = await hashFile(p.file.path);
-          const meta = buildMeta(item.key, digest, item.meta);
+          const meta = await this.#durableMeta(item.key, p.file, item.meta);
           // An immutable artefact known to be stored needs no record: settle it now (publishing checks again).
           const known = isImmutableKey(item.key) ? this.#index.get(item.key) : undefined;
           if (known !== undefined) {

@@ -11,8 +11,8 @@ import { StorageError } from "../errors.ts";
 import type { Digest } from "./artefact-meta.ts";
 import type { Staged } from "./storage.ts";
 
-/** Writes of one staged file that may be under way at once. */
-const MAX_WRITES_IN_FLIGHT = 4;
+/** Writes of one staged file that may be under way at once (they share the thread pool with everything else). */
+const MAX_WRITES_IN_FLIGHT = 2;
 
 /** Writes all of chunks at position, going on after short writes. */
 function writeAll(fd: number, chunks: Buffer[], position: number, cb: (err: Error | null) => void): void {
@@ -35,12 +35,34 @@ export class StagedFile implements Staged {
   #streamed = false;
   #written: Digest | undefined;
   #settled = false;
+  #synced: Promise<number | undefined> | undefined;
   readonly #onSettle: (file: StagedFile) => void;
+  readonly #sync: ((path: string) => Promise<number>) | undefined;
 
-  constructor(path: string, owner: object, onSettle: (file: StagedFile) => void) {
+  /**
+   * `sync`, when given, makes the file durable once its write stream has
+   * finished, in the background, and resolves with the size it made durable
+   * (a store that must fsync before publishing gets that work done while the
+   * caller verifies).
+   */
+  constructor(
+    path: string,
+    owner: object,
+    onSettle: (file: StagedFile) => void,
+    sync?: (path: string) => Promise<number>,
+  ) {
     this.path = path;
     this.owner = owner;
     this.#onSettle = onSettle;
+    this.#sync = sync;
+  }
+
+  /**
+   * The size made durable by the background sync started when the write
+   * stream finished; undefined when there was none or it failed.
+   */
+  async syncedSize(): Promise<number | undefined> {
+    return this.#synced;
   }
 
   /** Committed or disposed: the file no longer belongs to this handle. */
@@ -122,6 +144,9 @@ export class StagedFile implements Staged {
             if (failure !== undefined) return cb(failure);
             if (err) return cb(wrap(err));
             self.#written = { sha256: hash.digest("hex"), size };
+            if (self.#sync !== undefined) {
+              self.#synced = self.#sync(path).catch(() => undefined);
+            }
             cb();
           });
         });
