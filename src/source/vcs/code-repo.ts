@@ -606,8 +606,10 @@ export class CodeRepo {
 
   /**
    * Go's Zip: the module zip of a canonical version written to out, built
-   * from `git archive` of the module's directory (plus the repository's root
-   * LICENSE for a subdirectory module without one) under x/mod's zip rules.
+   * from the files `git archive` of the module's directory would hold (read
+   * as blobs, or from the archive itself when attributes could change them),
+   * plus the repository's root LICENSE for a subdirectory module without
+   * one, under x/mod's zip rules.
    * The files are checked before the first byte is written, so a refusal
    * (too large, invalid names) is an error of this call, not of the stream.
    */
@@ -753,7 +755,7 @@ export class CodeRepo {
 /** A tree entry as a zip candidate; its bytes come from blobs (never opened when absent: sizes only). */
 function treeFileSource(e: TreeEntry, blobs?: BlobSource, read?: () => Promise<Buffer>): ZipSourceFile {
   const info = {
-    // What git archive's zip says of the entry: regular files, symlinks, and submodules as directories.
+    // What git archive's zip says of the entry: a regular file or a symlink (submodules are left out).
     isFile: e.type === "blob" && e.mode.startsWith("100"),
     isSymlink: e.type === "blob" && e.mode === "120000",
     size: e.size,
