@@ -508,7 +508,7 @@ describe("air-gap drill: >50 modules, public and private, verification on", { ti
     await sumdb?.close();
     await oracle?.close();
     await host?.close();
-    if (!process.env.KEEP) await rm(tmp, { recursive: true, force: true });
+    if (!process.env.KEEP) await rm(tmp, { recursive: true, force: true, maxRetries: 3 });
     else process.stderr.write(`kept ${tmp}\n`);
   });
 
