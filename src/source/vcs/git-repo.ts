@@ -87,6 +87,8 @@ export interface GitRepoOptions {
   localTimeoutMs?: number;
   /** Where temporary files go (default: next to the mirror). */
   tmpDir?: string;
+  /** More packs than this (each fetch adds one) are folded into one after a fetch (default 50, git's own). */
+  maxPacks?: number;
 }
 
 export interface OpOptions {
@@ -201,6 +203,7 @@ export class GitRepo {
   #syncedGeneration = -1;
   /** Counts fetches, so a waiter can tell that someone else fetched while it waited. */
   #fetchSeq = 0;
+  #repack: Promise<void> | undefined;
   /** One fetch at a time in this mirror. */
   readonly #fetchLock = new ConcurrencyLimit(1);
   readonly #statCache = new Map<string, RevInfo>();
@@ -226,7 +229,13 @@ export class GitRepo {
 
   async #git(
     args: string[],
-    o: { network?: boolean; maxOutput?: number; stdoutFile?: string; signal?: AbortSignal | undefined },
+    o: {
+      network?: boolean;
+      maxOutput?: number;
+      stdoutFile?: string;
+      signal?: AbortSignal | undefined;
+      timeoutMs?: number;
+    },
   ): Promise<GitResult> {
     let sub = 0;
     while (args[sub] === "-c") sub += 2;
@@ -234,9 +243,11 @@ export class GitRepo {
       runGit(args, {
         cwd: this.dir,
         env: this.#env,
-        timeoutMs: o.network
-          ? (this.#opts.networkTimeoutMs ?? 10 * 60_000)
-          : (this.#opts.localTimeoutMs ?? 2 * 60_000),
+        timeoutMs:
+          o.timeoutMs ??
+          (o.network
+            ? (this.#opts.networkTimeoutMs ?? 10 * 60_000)
+            : (this.#opts.localTimeoutMs ?? 2 * 60_000)),
         ...(o.maxOutput === undefined ? {} : { maxOutput: o.maxOutput }),
         ...(o.stdoutFile === undefined ? {} : { stdoutFile: o.stdoutFile }),
         ...(o.signal === undefined ? {} : { signal: o.signal }),
@@ -417,15 +428,47 @@ export class GitRepo {
     return new Set(names.filter((n) => n.endsWith(".pack")));
   }
 
-  /** Adds the sizes of packs not in before to fetchedBytes. */
+  /** Adds the sizes of packs not in before to fetchedBytes; too many packs get folded into one. */
   async #countNewPacks(before: Set<string>): Promise<void> {
-    for (const name of await this.#packs()) {
+    const packs = await this.#packs();
+    for (const name of packs) {
       if (before.has(name)) continue;
       this.fetchedBytes += await stat(join(this.dir, "objects", "pack", name)).then(
         (s) => s.size,
         () => 0,
       );
     }
+    if (packs.size > (this.#opts.maxPacks ?? 50)) this.#repackSoon();
+  }
+
+  /**
+   * Every lookup searches each pack, so once fetches have left too many, one
+   * `git repack -a -d` folds them together: in the background, after the
+   * fetch that found them (under the fetch lock, so no fetch runs meanwhile;
+   * readers keep working, as with git's own gc).
+   */
+  #repackSoon(): void {
+    if (this.#repack !== undefined) return;
+    this.#repack = (async () => {
+      // Let the fetch that noticed release the lock first.
+      await new Promise((r) => setImmediate(r));
+      await this.#locked(undefined, async () => {
+        if ((await this.#packs()).size <= (this.#opts.maxPacks ?? 50)) return;
+        // A big repository takes a while: as long as a fetch may.
+        await this.#git(["repack", "-a", "-d", "-q"], {
+          timeoutMs: this.#opts.networkTimeoutMs ?? 10 * 60_000,
+        });
+      });
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        this.#repack = undefined;
+      });
+  }
+
+  /** The repack in progress, if any (tests wait for it). */
+  get repacking(): Promise<void> | undefined {
+    return this.#repack;
   }
 
   /** Fetches ref's commit alone, shallow. False when the remote refused (the caller then fetches everything). */
