@@ -261,28 +261,46 @@ describe("export and import", () => {
   });
 
   test("a stored file changed underneath fails the export and leaves no bundle", async () => {
-    for (const change of ["flip", "truncate", "extend"] as const) {
-      for (const format of ["tar", "tar.gz"] as const) {
-        const a = await sampleStore();
-        // The store has the records in memory already: only the export's own check can notice.
-        const key = zipKey("example.com/Upper", "v1.0.0");
-        const path = join(a.root, key);
-        const data = await readFile(path);
-        if (change === "flip") data[data.length >> 1]! ^= 0x20;
-        await writeFile(
-          path,
-          change === "truncate" ? data.subarray(1) : change === "extend" ? Buffer.concat([data, data]) : data,
-        );
-        const outDir = await freshDir();
-        await mkdir(outDir, { recursive: true });
-        const out = join(outDir, "b.tar");
-        await assert.rejects(
-          exportBundle(a, out, { select: { kind: "all" }, format }),
-          (err: unknown) =>
-            err instanceof GoarkError && err.code === "CHECKSUM_MISMATCH" && err.message.includes(key),
-          `${change} ${format}`,
-        );
-        assert.deepEqual(await readdir(outDir), [], `${change} ${format}: no bundle, no partial file`);
+    const key = zipKey("example.com/Upper", "v1.0.0");
+    for (const records of ["with CRC-32", "older, sha256 only"] as const) {
+      for (const change of ["flip", "truncate", "extend"] as const) {
+        for (const format of ["tar", "tar.gz"] as const) {
+          let a = await sampleStore();
+          if (records !== "with CRC-32") {
+            // Records written before the CRC-32 was kept: the export falls back to sha256.
+            for (const name of (await snapshotTree(a.root)).keys()) {
+              if (!name.endsWith(".meta")) continue;
+              const rec = JSON.parse(await readFile(join(a.root, name), "utf8"));
+              delete rec.crc32;
+              await writeFile(join(a.root, name), JSON.stringify(rec));
+            }
+            a = await DiskStorage.open({ root: a.root });
+          }
+          assert.equal((await a.stat(key))?.meta.crc32 !== undefined, records === "with CRC-32");
+          // The store has the records in memory already: only the export's own check can notice.
+          const path = join(a.root, key);
+          const data = await readFile(path);
+          if (change === "flip") data[data.length >> 1]! ^= 0x20;
+          await writeFile(
+            path,
+            change === "truncate"
+              ? data.subarray(1)
+              : change === "extend"
+                ? Buffer.concat([data, data])
+                : data,
+          );
+          const outDir = await freshDir();
+          await mkdir(outDir, { recursive: true });
+          const out = join(outDir, "b.tar");
+          const what = `${records}, ${change}, ${format}`;
+          await assert.rejects(
+            exportBundle(a, out, { select: { kind: "all" }, format }),
+            (err: unknown) =>
+              err instanceof GoarkError && err.code === "CHECKSUM_MISMATCH" && err.message.includes(key),
+            what,
+          );
+          assert.deepEqual(await readdir(outDir), [], `${what}: no bundle, no partial file`);
+        }
       }
     }
   });

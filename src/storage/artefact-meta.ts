@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
+import { crc32 } from "node:zlib";
 import { ChecksumMismatchError, type ErrorDetails } from "../errors.ts";
 import { parseKey } from "./keys.ts";
 import type { ArtefactMeta, PutMeta } from "./storage.ts";
@@ -11,21 +12,30 @@ import type { ArtefactMeta, PutMeta } from "./storage.ts";
 export interface Digest {
   sha256: string;
   size: number;
+  /** CRC-32 (IEEE) of the bytes, where the code that hashed them also took it. */
+  crc32?: number;
 }
 
 export function sha256Hex(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** Streams a file through SHA-256 with large reads. */
+/** sha256, size and CRC-32 of bytes in memory. */
+export function digestOf(data: Uint8Array): Digest {
+  return { sha256: sha256Hex(data), size: data.length, crc32: crc32(data) };
+}
+
+/** Streams a file through SHA-256 (and CRC-32) with large reads. */
 export async function hashFile(path: string): Promise<Digest> {
   const hash = createHash("sha256");
   let size = 0;
+  let crc = 0;
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     hash.update(chunk as Buffer);
+    crc = crc32(chunk as Buffer, crc);
     size += (chunk as Buffer).length;
   }
-  return { sha256: hash.digest("hex"), size };
+  return { sha256: hash.digest("hex"), size, crc32: crc };
 }
 
 /** module/version details for errors about key, when key is in the layout. */
@@ -59,6 +69,7 @@ export function buildMeta(key: string, d: Digest, put: PutMeta, now = Date.now()
     origin: put.origin,
     fetchedAt: put.fetchedAt ?? now,
   };
+  if (d.crc32 !== undefined) meta.crc32 = d.crc32;
   if (put.h1 !== undefined) meta.h1 = put.h1;
   return meta;
 }
@@ -97,6 +108,8 @@ export function parseMetaRecord(text: string): ArtefactMeta | undefined {
   if (typeof r.origin !== "string") return undefined;
   if (typeof r.fetchedAt !== "number" || !Number.isFinite(r.fetchedAt)) return undefined;
   const meta: ArtefactMeta = { sha256: r.sha256, size: r.size, origin: r.origin, fetchedAt: r.fetchedAt };
+  if (typeof r.crc32 === "number" && Number.isInteger(r.crc32) && r.crc32 >= 0 && r.crc32 <= 0xffffffff)
+    meta.crc32 = r.crc32;
   if (typeof r.h1 === "string") meta.h1 = r.h1;
   if (typeof r.lastAccess === "number" && Number.isFinite(r.lastAccess)) meta.lastAccess = r.lastAccess;
   return meta;

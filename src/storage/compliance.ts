@@ -10,6 +10,7 @@ import { writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describe, it } from "node:test";
+import { crc32 } from "node:zlib";
 import { GoarkError } from "../errors.ts";
 import { infoKey, latestKey, listKey, modKey, zipKey } from "./keys.ts";
 import type { Storage } from "./storage.ts";
@@ -80,6 +81,7 @@ export function runStorageCompliance(name: string, open: () => Promise<StorageHa
           { sha256: sha(data), size: data.length, h1: "h1:abc=", origin: ORIGIN },
         );
         assert.equal(st.meta.fetchedAt, fetchedAt);
+        assert.equal(st.meta.crc32, crc32(data), "the record keeps the CRC-32 too");
         assert.deepEqual(await s.getBytes(key), data);
         const stream = await s.openRead(key);
         assert.ok(stream);
@@ -302,6 +304,7 @@ export function runStorageCompliance(name: string, open: () => Promise<StorageHa
         };
         assert.equal(ok(0).created, true);
         assert.equal(ok(0).meta.sha256, sha(Buffer.from("new zip")));
+        assert.equal(ok(0).meta.crc32, crc32(Buffer.from("new zip")), "the write stream's CRC-32 is kept");
         assert.equal((await s.stat(zipKey(M, "v4.0.0")))?.meta.h1, "h1:z=");
         assert.equal((await s.getBytes(modKey(M, "v4.0.0")))?.toString(), "by path");
         assert.equal(ok(2).created, false);

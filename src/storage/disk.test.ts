@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, it } from "node:test";
+import { crc32 } from "node:zlib";
 import { GoarkError } from "../errors.ts";
 import { runStorageCompliance } from "./compliance.ts";
 import { DiskStorage } from "./disk.ts";
@@ -88,6 +89,7 @@ describe("disk store", () => {
       assert.deepEqual(st?.meta, {
         sha256: sha(Buffer.from("zip")),
         size: 3,
+        crc32: crc32(Buffer.from("zip")),
         h1: "h1:z=",
         origin: ORIGIN,
         fetchedAt: 1234,
@@ -118,6 +120,7 @@ describe("disk store", () => {
       assert.deepEqual(mod?.meta, {
         sha256: sha(Buffer.from("module m\n")),
         size: 9,
+        crc32: crc32(Buffer.from("module m\n")),
         origin: "unknown",
         fetchedAt: mtime.getTime(),
       });

@@ -43,13 +43,13 @@ import {
   buildMeta,
   copyMeta,
   type Digest,
+  digestOf,
   formatMetaRecord,
   hashFile,
   immutableConflict,
   keyDetails,
   parseMetaRecord,
   sameDigest,
-  sha256Hex,
 } from "./artefact-meta.ts";
 import { ByteLru } from "./byte-lru.ts";
 import { checkKey, checkKeyPrefix, isImmutableKey, META_SUFFIX } from "./keys.ts";
@@ -339,7 +339,7 @@ export class DiskStorage implements Storage {
       let actual: Digest | undefined;
       if (st.size <= this.#smallMax) {
         data = await readFile(path);
-        actual = { sha256: sha256Hex(data), size: data.length };
+        actual = digestOf(data);
       } else if (mode.verifyLarge || recorded === undefined || recorded.size !== st.size) {
         actual = await hashFile(path);
       }
@@ -360,6 +360,7 @@ export class DiskStorage implements Storage {
           origin: recorded?.origin ?? "unknown",
           fetchedAt: Math.floor(st.mtimeMs),
         };
+        if (d.crc32 !== undefined) meta.crc32 = d.crc32;
         // Best effort: an unwritable record is rebuilt again next time.
         await this.#writeRecord(path, meta, false).catch(() => undefined);
         outcome = "rebuilt";
@@ -498,7 +499,7 @@ export class DiskStorage implements Storage {
   async putBytes(key: string, data: Uint8Array, put: PutMeta): Promise<CommitResult> {
     checkKey(key);
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    const digest: Digest = { sha256: sha256Hex(buf), size: buf.length };
+    const digest = digestOf(buf);
     const meta = buildMeta(key, digest, put);
     const known = isImmutableKey(key) ? (this.#index.get(key) ?? (await this.#entry(key))) : undefined;
     if (known !== undefined) {

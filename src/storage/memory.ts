@@ -13,9 +13,9 @@ import {
   buildMeta,
   copyMeta,
   type Digest,
+  digestOf,
   immutableConflict,
   sameDigest,
-  sha256Hex,
 } from "./artefact-meta.ts";
 import { checkKey, checkKeyPrefix, isImmutableKey } from "./keys.ts";
 import { StagedFile } from "./staged-file.ts";
@@ -85,7 +85,7 @@ export class MemoryStorage implements Storage {
     checkKey(key);
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // Copy: the caller may reuse its buffer.
-    return this.#commit(key, Buffer.from(buf), { sha256: sha256Hex(buf), size: buf.length }, put);
+    return this.#commit(key, Buffer.from(buf), digestOf(buf), put);
   }
 
   async stage(): Promise<Staged> {
@@ -111,7 +111,7 @@ export class MemoryStorage implements Storage {
     staged.markSettled();
     try {
       const data = await readFile(staged.path);
-      const digest = { sha256: sha256Hex(data), size: data.length };
+      const digest = digestOf(data);
       const written = staged.writtenDigest;
       if (written !== undefined && !sameDigest(written, digest)) {
         throw new StorageError(`commit of ${key}: staged file changed after its write stream finished`, {

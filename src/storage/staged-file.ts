@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { close as fsClose, open as fsOpen, writev as fsWritev } from "node:fs";
 import { rm } from "node:fs/promises";
 import { Writable } from "node:stream";
+import { crc32 } from "node:zlib";
 import { StorageError } from "../errors.ts";
 import type { Digest } from "./artefact-meta.ts";
 import type { Staged } from "./storage.ts";
@@ -83,6 +84,7 @@ export class StagedFile implements Staged {
     this.#streamed = true;
     const path = this.path;
     const hash = createHash("sha256");
+    let crc = 0;
     let size = 0;
     let fd: number | undefined;
     let inFlight = 0;
@@ -110,6 +112,7 @@ export class StagedFile implements Staged {
       let len = 0;
       for (const c of chunks) {
         hash.update(c);
+        crc = crc32(c, crc);
         len += c.length;
       }
       const at = size;
@@ -143,7 +146,7 @@ export class StagedFile implements Staged {
             fd = undefined;
             if (failure !== undefined) return cb(failure);
             if (err) return cb(wrap(err));
-            self.#written = { sha256: hash.digest("hex"), size };
+            self.#written = { sha256: hash.digest("hex"), size, crc32: crc };
             if (self.#sync !== undefined) {
               self.#synced = self.#sync(path).catch(() => undefined);
             }

@@ -21,6 +21,12 @@ export interface ArtefactMeta {
   /** Lowercase hex SHA-256 of the stored bytes. */
   sha256: string;
   size: number;
+  /**
+   * CRC-32 (IEEE) of the stored bytes, taken with the sha256 when the bytes
+   * were written or rebuilt (absent in older records): a cheap re-check that
+   * the file did not change underneath, where a full sha256 pass is not needed.
+   */
+  crc32?: number;
   /** The go.sum hash ("h1:…") of a .zip (or of a .mod), when the writer computed it. */
   h1?: string;
   /** Where the bytes came from: an upstream URL, "direct", "import:…"; "unknown" when rebuilt from the tree. */
