@@ -633,12 +633,16 @@ export class CodeRepo {
   ): Promise<{ done: Promise<CreatedZip> }> {
     this.#checkCanonicalArg(version);
     if (isPseudoVersion(version)) await this.stat(version, opts);
-    let found: { rev: string; dir: string };
+    let found: { rev: string; dir: string; gomod?: Buffer };
     try {
       found = await this.findDir(version, opts);
     } catch (err) {
       throw this.#revErr(version, err);
     }
+    // The go.mod findDir read is that blob: no need to read it again.
+    const gomod = found.gomod;
+    const known = (e: TreeEntry) =>
+      e.path === "go.mod" && gomod !== undefined && gomod.length === e.size ? gomod : undefined;
     // The blob reader starts while the tree is listed; unused (and closed) if the archive is needed.
     const reader = this.code.listTree !== undefined ? this.code.openBlobs?.(opts) : undefined;
     let listing: TreeListing | undefined;
@@ -656,7 +660,7 @@ export class CodeRepo {
         if (listing.entries.length === 0 && found.dir !== "") throw this.#noFiles(version, found);
         await this.#checkTreeSize(
           version,
-          blobEntries.map((e) => treeFileSource(e)),
+          blobEntries.map((e) => treeFileSource(e, undefined, undefined, known(e))),
         );
       } catch (err) {
         reader?.close();
@@ -670,17 +674,22 @@ export class CodeRepo {
           let prefetch: BlobPrefetch | undefined;
           const planned = new Map<string, number>();
           const files = blobEntries.map((e) =>
-            treeFileSource(e, blobs, () => {
-              const i = planned.get(e.path);
-              return prefetch !== undefined && i !== undefined ? prefetch.read(i) : blobs.read(e.oid);
-            }),
+            treeFileSource(
+              e,
+              blobs,
+              () => {
+                const i = planned.get(e.path);
+                return prefetch !== undefined && i !== undefined ? prefetch.read(i) : blobs.read(e.oid);
+              },
+              known(e),
+            ),
           );
           const plan = (valid: string[]) => {
             const byPath = new Map(blobEntries.map((e) => [e.path, e]));
             const order: { oid: string; size: number }[] = [];
             for (const p of valid) {
               const e = byPath.get(p);
-              if (e === undefined) continue;
+              if (e === undefined || known(e) !== undefined) continue;
               planned.set(p, order.length);
               order.push({ oid: e.oid, size: e.size });
             }
@@ -752,14 +761,30 @@ export class CodeRepo {
   }
 }
 
-/** A tree entry as a zip candidate; its bytes come from blobs (never opened when absent: sizes only). */
-function treeFileSource(e: TreeEntry, blobs?: BlobSource, read?: () => Promise<Buffer>): ZipSourceFile {
+/**
+ * A tree entry as a zip candidate: its bytes are data when known, else from
+ * blobs (read whole by read), else (for size checks only) none.
+ */
+function treeFileSource(
+  e: TreeEntry,
+  blobs?: BlobSource,
+  read?: () => Promise<Buffer>,
+  data?: Buffer,
+): ZipSourceFile {
   const info = {
     // What git archive's zip says of the entry: a regular file or a symlink (submodules are left out).
     isFile: e.type === "blob" && e.mode.startsWith("100"),
     isSymlink: e.type === "blob" && e.mode === "120000",
     size: e.size,
   };
+  if (data !== undefined) {
+    return {
+      path: e.path,
+      lstat: () => Promise.resolve(info),
+      open: () => Readable.from([data]),
+      readUpTo: () => Promise.resolve(data),
+    };
+  }
   if (blobs === undefined) {
     return { path: e.path, lstat: () => Promise.resolve(info), open: () => Readable.from([]) };
   }
