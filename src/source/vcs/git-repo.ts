@@ -612,25 +612,23 @@ export class GitRepo {
       }
     }
     // While the refs are being read, fetch the tag a version names: it is almost always there.
-    let early: Promise<unknown> | undefined;
-    if (
-      !this.#refsFresh() &&
-      this.#state !== "complete" &&
-      this.#shallowOk &&
-      !looksLikeHash(rev) &&
-      looksLikeVersionTag(rev)
-    ) {
+    const fetchEarly = (): Promise<unknown> | undefined => {
+      if (this.#state === "complete" || !this.#shallowOk || looksLikeHash(rev) || !looksLikeVersionTag(rev)) {
+        return undefined;
+      }
       const seq = this.#fetchSeq;
-      early = this.#locked(opts.signal, async () => {
+      return this.#locked(opts.signal, async () => {
         if (this.#fetchSeq === seq) await this.#fetchShallowLocked(`refs/tags/${rev}`, opts.signal);
       }).catch(() => undefined);
-    }
+    };
+    let early = this.#refsFresh() ? undefined : fetchEarly();
     const generation = this.#generation;
     try {
       return await this.#statRefs(rev, await this.refs(opts), opts, early);
     } catch (err) {
       // Not in refs remembered from earlier: ask the remote once more before saying it does not exist.
       if (!(err instanceof NotFoundError) || this.#generation !== generation) throw err;
+      early ??= fetchEarly();
       return this.#statRefs(rev, await this.refs({ ...opts, maxAgeMs: 0 }), opts, early);
     } finally {
       await early;
