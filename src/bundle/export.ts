@@ -6,7 +6,9 @@
  * content and selection give the same bytes. Memory stays flat: files are
  * read in 1 MiB pieces straight into the tar writer's reusable buffers
  * (tar-writer.ts), several at once into a plain tar file, each checked on
- * the way against its record (size, and CRC-32 or sha256), so a store that
+ * the way against its record (size, and CRC-32 or sha256; small files come
+ * through the store's getBytes, from its memory when it verified them), so
+ * a bundle never carries bytes that contradict its manifest: a store that
  * changed underneath fails the export instead of producing a bundle that no
  * import would accept.
  */
@@ -254,6 +256,30 @@ function storedBody(mf: ManifestFile, path: string, crc: number | undefined): Pr
   });
 }
 
+/** Files up to this size are taken whole through getBytes (from the store's memory cache when there). */
+const SMALL_FILE = 256 << 10;
+
+/** A small stored file's bytes as a tar entry body, checked like storedBody's. */
+async function checkedBytes(storage: Storage, mf: ManifestFile, crc: number | undefined): Promise<EntryBody> {
+  const data = await storage.getBytes(mf.key);
+  // The store drops an immutable file whose bytes contradict its record when it reads it again.
+  if (data === undefined) {
+    throw new StorageError(
+      `export: ${mf.key} left the store while exporting (pruned, or removed as corrupt); run goark verify`,
+      { path: mf.key },
+    );
+  }
+  if (data.length !== mf.size) throw changed(mf, `${data.length} bytes, the record says ${mf.size}`);
+  if (crc !== undefined) {
+    const got = crc32(data);
+    if (got !== crc) throw changed(mf, `CRC-32 ${got}, the record says ${crc}`);
+  } else {
+    const got = sha256Hex(data);
+    if (got !== mf.sha256) throw changed(mf, `sha256 ${got}, the record says ${mf.sha256}`);
+  }
+  return bufferBody(data);
+}
+
 /** The bundle's entries in order: the manifest, then every file it lists. */
 function* bundleSources(storage: Storage, plan: BundlePlan, mtime: Date): Generator<TarSource> {
   const manifestBytes = formatManifest(plan.manifest);
@@ -269,6 +295,8 @@ function* bundleSources(storage: Storage, plan: BundlePlan, mtime: Date): Genera
     yield {
       entry: { name: f.key, size: f.size, mtime },
       open: async () => {
+        // Small files (.mod, .info) the store usually holds in memory since planning: checked there.
+        if (path !== undefined && f.size <= SMALL_FILE) return checkedBytes(storage, mf, f.crc32);
         if (path !== undefined) return storedBody(mf, path, f.crc32);
         const body = await f.open();
         if (body === undefined)

@@ -33,7 +33,15 @@
  * moved by more than accessGranularityMs, so reads never cause writes.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { type Dirent, close as fsClose, open as fsOpen, fstat, write as fsWrite, fsync } from "node:fs";
+import {
+  type Dirent,
+  close as fsClose,
+  open as fsOpen,
+  read as fsRead,
+  fstat,
+  write as fsWrite,
+  fsync,
+} from "node:fs";
 import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -174,6 +182,70 @@ const BACKGROUND_SYNCS = 2;
 
 /** fsyncs in flight at once in a batch: enough to share journal commits, few enough to leave the thread pool room. */
 const SYNC_PARALLEL = 16;
+
+/** Records are one short line; a longer file is not a record (and is rebuilt). */
+const MAX_RECORD = 64 << 10;
+
+/** Reads up to length bytes at position 0 of fd, going on after short reads; resolves with what was read. */
+function readFully(fd: number, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const buf = Buffer.allocUnsafe(length);
+    const step = (at: number): void => {
+      if (at === length) {
+        resolve(buf);
+        return;
+      }
+      fsRead(fd, buf, at, length - at, at, (err, n) => {
+        if (err) return reject(err);
+        if (n === 0) return resolve(buf.subarray(0, at));
+        step(at + n);
+      });
+    };
+    step(0);
+  });
+}
+
+/**
+ * An artefact's size and mtime, and its bytes when it is at most smallMax:
+ * one open, fstat, read and close (callback API: a store scan runs these by
+ * the thousand). Undefined when absent or not a regular file.
+ */
+function readArtefact(
+  path: string,
+  smallMax: number,
+): Promise<{ size: number; mtimeMs: number; data?: Buffer } | undefined> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, "r", (err, fd) => {
+      if (err !== null) return isMissing(err) ? resolve(undefined) : reject(err);
+      const done = (e: unknown, v?: { size: number; mtimeMs: number; data?: Buffer }) =>
+        fsClose(fd, (ce) => (e !== undefined ? reject(e) : ce ? reject(ce) : resolve(v)));
+      fstat(fd, (se, st) => {
+        if (se !== null) return done(se);
+        if (!st.isFile()) return done(undefined, undefined);
+        const out = { size: st.size, mtimeMs: st.mtimeMs };
+        if (st.size > smallMax) return done(undefined, out);
+        readFully(fd, st.size).then(
+          (data) => done(undefined, { ...out, data }),
+          (e: unknown) => done(e),
+        );
+      });
+    });
+  });
+}
+
+/** A small file's bytes (at most max; more means it is not what we look for), or undefined when absent. */
+function readWhole(path: string, max: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, "r", (err, fd) => {
+      if (err !== null) return isMissing(err) ? resolve(undefined) : reject(err);
+      readFully(fd, max + 1).then(
+        (data) =>
+          fsClose(fd, (ce) => (ce ? reject(ce) : resolve(data.length > max ? Buffer.alloc(0) : data))),
+        (e: unknown) => fsClose(fd, () => reject(e)),
+      );
+    });
+  });
+}
 
 /** fsyncs a file and returns its size, with one open (callback API: these run by the thousand). */
 function syncFile(path: string): Promise<number> {
@@ -320,25 +392,14 @@ export class DiskStorage implements Storage {
   async #load(key: string, mode: LoadMode): Promise<{ entry?: IndexEntry; outcome: LoadOutcome }> {
     const path = this.#path(key);
     try {
-      let st: Awaited<ReturnType<typeof stat>>;
-      try {
-        st = await stat(path);
-      } catch (err) {
-        if (isMissing(err)) return { outcome: "absent" };
-        throw err;
-      }
-      if (!st.isFile()) return { outcome: "absent" };
-      let recorded: ArtefactMeta | undefined;
-      try {
-        recorded = parseMetaRecord(await readFile(path + META_SUFFIX, "utf8"));
-      } catch (err) {
-        if (!isMissing(err)) throw err;
-      }
+      const st = await readArtefact(path, this.#smallMax);
+      if (st === undefined) return { outcome: "absent" };
+      const text = await readWhole(path + META_SUFFIX, MAX_RECORD);
+      const recorded = text === undefined ? undefined : parseMetaRecord(text.toString("utf8"));
       const immutable = isImmutableKey(key);
-      let data: Buffer | undefined;
+      const data = st.data;
       let actual: Digest | undefined;
-      if (st.size <= this.#smallMax) {
-        data = await readFile(path);
+      if (data !== undefined) {
         actual = digestOf(data);
       } else if (mode.verifyLarge || recorded === undefined || recorded.size !== st.size) {
         actual = await hashFile(path);
