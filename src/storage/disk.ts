@@ -42,7 +42,7 @@ import {
   write as fsWrite,
   fsync,
 } from "node:fs";
-import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -156,29 +156,6 @@ async function eachLimited<T>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
-
-/** A counting semaphore: at most `max` of the functions given to run() at once, in order. */
-class Limiter {
-  #running = 0;
-  readonly #waiting: (() => void)[] = [];
-  constructor(private readonly max: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    // A finishing run hands its slot straight to the next waiter.
-    if (this.#running >= this.max) await new Promise<void>((r) => this.#waiting.push(r));
-    else this.#running++;
-    try {
-      return await fn();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next !== undefined) next();
-      else this.#running--;
-    }
-  }
-}
-
-/** Background fsyncs of staged files at once. */
-const BACKGROUND_SYNCS = 2;
 
 /** fsyncs in flight at once in a batch: enough to share journal commits, few enough to leave the thread pool room. */
 const SYNC_PARALLEL = 16;
@@ -310,8 +287,6 @@ export class DiskStorage implements Storage {
   readonly #locks = new Map<string, Promise<void>>();
   readonly #live = new Set<StagedFile>();
   readonly #dirtyAccess = new Set<string>();
-  /** fsyncs of finished staged files, run behind the writer's back; few at once, to leave the thread pool room. */
-  readonly #backgroundSyncs = new Limiter(BACKGROUND_SYNCS);
   #flushTimer: NodeJS.Timeout | undefined;
   /** Running totals, known after the first walk (totalSize/usage or a deep sweep). */
   #total: number | undefined;
@@ -596,12 +571,7 @@ export class DiskStorage implements Storage {
         cause: err,
       });
     }
-    const file = new StagedFile(
-      path,
-      this,
-      (f) => this.#live.delete(f),
-      (p) => this.#backgroundSyncs.run(() => syncFile(p)),
-    );
+    const file = new StagedFile(path, this, (f) => this.#live.delete(f));
     this.#live.add(file);
     return file;
   }
@@ -624,18 +594,10 @@ export class DiskStorage implements Storage {
   /** The record for a taken staged file: its digest from the write stream when it is still whole, else hashed. */
   /**
    * Makes a taken staged file durable and returns its record: the digest its
-   * write stream computed when the file still has that size, else hashed. The
-   * fsync is skipped when the background sync already covered the file as it
-   * is.
+   * write stream computed when the file still has that size, else hashed.
    */
   async #durableMeta(key: string, staged: StagedFile, put: PutMeta): Promise<ArtefactMeta> {
-    const pre = await staged.syncedSize();
-    let size: number | undefined;
-    if (pre !== undefined) {
-      const now = (await stat(staged.path)).size;
-      if (now === pre) size = now;
-    }
-    size ??= await syncFile(staged.path);
+    const size = await syncFile(staged.path);
     let digest = staged.writtenDigest;
     if (digest === undefined || digest.size !== size) digest = await hashFile(staged.path);
     return buildMeta(key, digest, put);

@@ -36,34 +36,12 @@ export class StagedFile implements Staged {
   #streamed = false;
   #written: Digest | undefined;
   #settled = false;
-  #synced: Promise<number | undefined> | undefined;
   readonly #onSettle: (file: StagedFile) => void;
-  readonly #sync: ((path: string) => Promise<number>) | undefined;
 
-  /**
-   * `sync`, when given, makes the file durable once its write stream has
-   * finished, in the background, and resolves with the size it made durable
-   * (a store that must fsync before publishing gets that work done while the
-   * caller verifies).
-   */
-  constructor(
-    path: string,
-    owner: object,
-    onSettle: (file: StagedFile) => void,
-    sync?: (path: string) => Promise<number>,
-  ) {
+  constructor(path: string, owner: object, onSettle: (file: StagedFile) => void) {
     this.path = path;
     this.owner = owner;
     this.#onSettle = onSettle;
-    this.#sync = sync;
-  }
-
-  /**
-   * The size made durable by the background sync started when the write
-   * stream finished; undefined when there was none or it failed.
-   */
-  async syncedSize(): Promise<number | undefined> {
-    return this.#synced;
   }
 
   /** Committed or disposed: the file no longer belongs to this handle. */
@@ -147,9 +125,6 @@ export class StagedFile implements Staged {
             if (failure !== undefined) return cb(failure);
             if (err) return cb(wrap(err));
             self.#written = { sha256: hash.digest("hex"), size, crc32: crc };
-            if (self.#sync !== undefined) {
-              self.#synced = self.#sync(path).catch(() => undefined);
-            }
             cb();
           });
         });
