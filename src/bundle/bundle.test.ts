@@ -427,10 +427,10 @@ describe("hostile and broken bundles leave the store as it was", () => {
     assert.ok(err.message.includes(entries[i]!.name));
   });
 
-  test("a manifest rewritten to match tampered bytes: the h1 check rejects that version, the others land", async () => {
-    const s = await targetStore();
+  test("a manifest rewritten to match tampered bytes: the zip checks reject those versions, the others land", async () => {
     const m = parseManifest(entries[0]!.data);
-    const i = entries.findIndex((e) => e.name === zipKey("example.com/Upper", "v1.0.0"));
+    const upper = entries.findIndex((e) => e.name === zipKey("example.com/Upper", "v1.0.0"));
+    const dep = entries.findIndex((e) => e.name === zipKey("example.com/app-dep", "v1.2.0"));
     // A valid zip for the same module@version with other content: only its h1 gives it away.
     const other = new MemoryStorage();
     await storeVersion(other, {
@@ -439,26 +439,40 @@ describe("hostile and broken bundles leave the store as it was", () => {
       files: { "go.mod": "module example.com/Upper\n", "evil.go": "package evil\n" },
     });
     const tampered = (await other.getBytes(zipKey("example.com/Upper", "v1.0.0")))!;
-    m.files = m.files.map((f) =>
-      f.key === entries[i]!.name ? { ...f, sha256: sha(tampered), size: tampered.length } : f,
-    );
+    // And bytes that are no zip at all.
+    const garbage = Buffer.from("PK\x03\x04 not really a zip");
+    const replaced = new Map([
+      [upper, tampered],
+      [dep, garbage],
+    ]);
+    m.files = m.files.map((f, j) => {
+      const data = replaced.get(j + 1);
+      return data === undefined ? f : { ...f, sha256: sha(data), size: data.length };
+    });
     const rebuilt = [
       { name: MANIFEST_NAME, data: formatManifest(m) },
-      ...entries.slice(1).map((e, j) => (j + 1 === i ? { ...e, data: tampered } : e)),
+      ...entries.slice(1).map((e, j) => ({ ...e, data: replaced.get(j + 1) ?? e.data })),
     ];
-    const r = await importBuffer(s, await buildTar(rebuilt));
-    assert.deepEqual(
-      r.rejected.map((x) => `${x.module}@${x.version}`),
-      ["example.com/Upper@v1.0.0"],
-    );
-    assert.match(r.rejected[0]!.reason, /has hash h1:.*but h1:.* was declared/);
-    assert.equal(r.added.length, 4);
-    assert.equal(await s.stat(zipKey("example.com/Upper", "v1.0.0")), undefined);
-    assert.equal(
-      await s.stat(modKey("example.com/Upper", "v1.0.0")),
-      undefined,
-      "the version lands whole or not at all",
-    );
+    const bundle = await buildTar(rebuilt);
+    // On this thread and on a worker thread alike.
+    for (const zipWorkers of [0, 1]) {
+      const s = await targetStore();
+      const r = await importBuffer(s, bundle, { zipWorkers });
+      assert.deepEqual(
+        r.rejected.map((x) => `${x.module}@${x.version}`),
+        ["example.com/Upper@v1.0.0", "example.com/app-dep@v1.2.0"],
+        `zipWorkers ${zipWorkers}`,
+      );
+      assert.match(r.rejected[0]!.reason, /has hash h1:.*but h1:.* was declared/);
+      assert.match(r.rejected[1]!.reason, /not a valid zip file/);
+      assert.equal(r.added.length, 3);
+      assert.equal(await s.stat(zipKey("example.com/Upper", "v1.0.0")), undefined);
+      assert.equal(
+        await s.stat(modKey("example.com/Upper", "v1.0.0")),
+        undefined,
+        "the version lands whole or not at all",
+      );
+    }
   });
 
   test("a go.mod that declares another module is rejected with its reason", async () => {

@@ -68,7 +68,9 @@ export interface ImportOptions {
   extensions?: readonly BundleExtension[];
   /**
    * Worker threads that check zips while the bundle is read on; 0 checks them
-   * on this thread. Default: one per core but one (at least one, at most four).
+   * on this thread. Default: none for bundles whose zips are small in total
+   * (a thread's start costs more than it saves), else one per core but one
+   * (at least one, at most four).
    */
   zipWorkers?: number;
   /** Called after each file commit (tests use it to interrupt an import at a chosen point). */
@@ -111,6 +113,9 @@ interface PendingVersion {
 
 /** List files rewritten at once at the end of an import. */
 const LIST_WRITERS = 8;
+
+/** Zip bytes from which an import checks zips on worker threads by default. */
+const POOL_MIN_ZIP_BYTES = 32 << 20;
 
 /** Store lookups asked ahead of the entry being read. */
 const STAT_AHEAD = 16;
@@ -412,7 +417,8 @@ export async function importBundle(
     const reader = new EntryReader(await openBundleStream(input, name), name);
     try {
       manifest = await readManifestEntry(reader, name);
-      if (opts.zipWorkers !== 0 && manifest.versions.some((v) => v.files.includes("zip"))) {
+      const zipBytes = manifest.files.reduce((n, f) => (f.key.endsWith(".zip") ? n + f.size : n), 0);
+      if (opts.zipWorkers === undefined ? zipBytes >= POOL_MIN_ZIP_BYTES : opts.zipWorkers > 0) {
         pool = new ZipVerifyPool(opts.zipWorkers);
       }
       await receiveVersions(storage, reader, manifest, name, origin, pending, pool);
