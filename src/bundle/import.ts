@@ -67,10 +67,13 @@ export interface ImportOptions {
   name?: string;
   extensions?: readonly BundleExtension[];
   /**
-   * Worker threads that check zips while the bundle is read on; 0 checks them
-   * on this thread. Default: none for bundles whose zips are small in total
-   * (a thread's start costs more than it saves), else one per core but one
-   * (at least one, at most four).
+   * Worker threads that check zips while the bundle is read on; 0 (the
+   * default) checks them on this thread, still while reading on. A worker
+   * takes a core's worth of verification off the main thread, for a fixed
+   * price in memory: its own V8 isolate (about 40-50 MB) and its own headroom
+   * of Buffers awaiting collection (up to about 64 MB), so peak memory no
+   * longer stays near that of a small import. Worth it where cores and
+   * memory are spare.
    */
   zipWorkers?: number;
   /** Called after each file commit (tests use it to interrupt an import at a chosen point). */
@@ -114,14 +117,13 @@ interface PendingVersion {
 /** List files rewritten at once at the end of an import. */
 const LIST_WRITERS = 8;
 
-/** Zip bytes from which an import checks zips on worker threads by default. */
-const POOL_MIN_ZIP_BYTES = 32 << 20;
-
 /** Store lookups asked ahead of the entry being read. */
 const STAT_AHEAD = 16;
 
 /** Versions whose checks may be running at once while the bundle is read on. */
 const MAX_CHECKING = 8;
+/** The same on this thread: each check holds its zip's read-ahead, so fewer at once; enough to overlap the I/O. */
+const MAX_CHECKING_HERE = 2;
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
@@ -417,10 +419,7 @@ export async function importBundle(
     const reader = new EntryReader(await openBundleStream(input, name), name);
     try {
       manifest = await readManifestEntry(reader, name);
-      const zipBytes = manifest.files.reduce((n, f) => (f.key.endsWith(".zip") ? n + f.size : n), 0);
-      if (opts.zipWorkers === undefined ? zipBytes >= POOL_MIN_ZIP_BYTES : opts.zipWorkers > 0) {
-        pool = new ZipVerifyPool(opts.zipWorkers);
-      }
+      if ((opts.zipWorkers ?? 0) > 0) pool = new ZipVerifyPool(opts.zipWorkers);
       await receiveVersions(storage, reader, manifest, name, origin, pending, pool);
       await receiveExtensionFiles(storage, reader, manifest, name, extFiles, extStaged);
       const extra = await reader.next();
@@ -499,7 +498,7 @@ async function receiveVersions(
         await dropStaged(pv);
         continue;
       }
-      if (checking.length >= MAX_CHECKING) await checking.shift();
+      if (checking.length >= (zips === undefined ? MAX_CHECKING_HERE : MAX_CHECKING)) await checking.shift();
       checking.push(checkPending(pv, origin, zips));
     }
   } finally {
