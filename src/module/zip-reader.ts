@@ -288,8 +288,8 @@ async function readSmall(z: OpenZip, e: ZipEntry): Promise<EntryContent> {
     data = raw;
   } else {
     // Capped at the declared size (+1 to notice more): a lying header cannot make us inflate a bomb.
-    // An output chunk just big enough, rather than zlib's 16 KiB per call.
-    const opts = { maxOutputLength: declared + 1, chunkSize: Math.max(64, Math.min(declared + 1, 64 << 10)) };
+    // One output chunk just big enough (at most SMALL_ENTRY + 1): no per-chunk callbacks, no concat.
+    const opts = { maxOutputLength: declared + 1, chunkSize: Math.max(64, declared + 1) };
     try {
       // Tiny entries inflate faster here than the trip to the thread pool takes.
       data =
