@@ -19,12 +19,13 @@
  * differ from what the store already holds, a checksum-database veto) is
  * rejected on its own, with its reason; the others land.
  *
- * Crash safety: commits are atomic per file, and a version's files are
- * committed .zip, .mod, then .info, so a version is "present" (has .info)
- * only once all its files are; list files are rewritten last. kill -9 at
- * any point leaves staged temp files (swept at the next open) and whole
- * versions. Importing again completes an interrupted import; importing the
- * same bundle twice changes nothing.
+ * Crash safety: commits are atomic per file, and files are committed in two
+ * batches (storage.commitStagedMany): every .zip and .mod, durable, then the
+ * .info files, so a version is "present" (has .info) only once all its files
+ * are; list files are rewritten last. kill -9 at any point leaves staged temp
+ * files (swept at the next open) and whole versions. Importing again
+ * completes an interrupted import; importing the same bundle twice changes
+ * nothing.
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
