@@ -115,12 +115,23 @@ function rangeStream(fd: number, start: number, end: number): Readable {
 }
 
 /**
+ * Block buffers of closed zips, for the next zip to read into: a bundle
+ * import checks zips one after another, and fresh 1 MiB buffers for each
+ * would keep the garbage collector busy. Only buffers of zips that were
+ * closed return here: by then every read of their entries has settled.
+ */
+const freeBlocks: Buffer[] = [];
+const MAX_FREE_BLOCKS = 8;
+
+/**
  * yauzl's RandomAccessReader over a file descriptor, answering reads from a
  * small cache of 1 MiB blocks (directory records and small entries are read
  * in order, so each block is read from disk once).
  */
 class BlockReader extends yauzl.RandomAccessReader {
   private readonly blocks = new Map<number, Promise<Buffer>>();
+  /** Every full-size block buffer this reader took, evicted ones included, with its read. */
+  private readonly owned: { buf: Buffer; read: Promise<unknown> }[] = [];
 
   constructor(
     readonly fd: number,
@@ -133,8 +144,10 @@ class BlockReader extends yauzl.RandomAccessReader {
     let b = this.blocks.get(index);
     if (!b) {
       const start = index * BLOCK;
-      const buf = Buffer.allocUnsafe(Math.min(BLOCK, this.size - start));
+      const want = Math.min(BLOCK, this.size - start);
+      const buf = want === BLOCK ? (freeBlocks.pop() ?? Buffer.allocUnsafe(BLOCK)) : Buffer.allocUnsafe(want);
       b = readAt(this.fd, buf, start).then((n) => buf.subarray(0, n));
+      if (want === BLOCK) this.owned.push({ buf, read: b });
       // Keep a few blocks: enough for in-order reading.
       if (this.blocks.size >= 4) this.blocks.delete(this.blocks.keys().next().value!);
       this.blocks.set(index, b);
@@ -187,6 +200,11 @@ class BlockReader extends yauzl.RandomAccessReader {
 
   override close(callback: (err: Error | null) => void): void {
     this.blocks.clear();
+    const owned = this.owned.splice(0);
+    // Recycled only once no read can still be filling them.
+    void Promise.allSettled(owned.map((o) => o.read)).then(() => {
+      for (const o of owned) if (freeBlocks.length < MAX_FREE_BLOCKS) freeBlocks.push(o.buf);
+    });
     fsClose(this.fd, (err) => callback(err));
   }
 }
@@ -251,7 +269,11 @@ export function readCentralDirectory(z: OpenZip, maxEntries: number): Promise<Zi
   });
 }
 
-/** An entry's content, checked: whole (small entries) or as a stream that fails on any mismatch. */
+/**
+ * An entry's content, checked: whole (small entries) or as a stream that fails
+ * on any mismatch. Whole data may share the zip's read buffers: use it before
+ * the zip is closed (copy what must outlive it).
+ */
 export type EntryContent = { data: Buffer; sha256: Buffer } | { stream: Readable; sha256(): Buffer };
 
 /** Go's CRC-32 rule: checked when there is a data descriptor, or when the directory's value is not 0. */
