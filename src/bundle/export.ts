@@ -4,16 +4,16 @@
  * manifest order, then extension files. Deterministic: entries sorted, fixed
  * mode/owner/mtime, no clock unless `createdAt` is given, so the same store
  * content and selection give the same bytes. Memory stays flat: files are
- * read in 1 MiB pieces straight into the tar writer's reusable buffers
- * (tar-writer.ts), several at once into a plain tar file, each checked on
- * the way against its record (size, and CRC-32 or sha256; small files come
+ * read in 1 MiB pieces straight into the tar writer's reusable buffer
+ * (tar-writer.ts), by a blocking copy loop into a plain tar file, each
+ * checked on the way against its record (size, and CRC-32 or sha256; small files come
  * through the store's getBytes, from its memory when it verified them), so
  * a bundle never carries bytes that contradict its manifest: a store that
  * changed underneath fails the export instead of producing a bundle that no
  * import would accept.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream, close as fsClose, open as fsOpen, read as fsRead, fstat } from "node:fs";
+import { closeSync, createWriteStream, fstatSync, openSync, readSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { type Readable, Transform, type TransformCallback, type Writable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
@@ -204,56 +204,55 @@ async function hashStream(stream: Readable): Promise<string> {
  * cost, and as sure to notice a file that changed underneath; the importer
  * checks every sha256 anyway), or its sha256 when the record is older.
  */
-function storedBody(mf: ManifestFile, path: string, crc: number | undefined): Promise<EntryBody> {
-  return new Promise((resolve, reject) => {
-    fsOpen(path, "r", (err, fd) => {
-      if (err) {
-        reject(
-          err.code === "ENOENT"
-            ? new StorageError(`export: ${mf.key} vanished from the store while exporting`, { path: mf.key })
-            : new StorageError(`export: opening ${mf.key}: ${err.message}`, { path: mf.key, cause: err }),
-        );
-        return;
-      }
-      const close = () => new Promise<void>((r) => fsClose(fd, () => r()));
-      fstat(fd, (se, st) => {
-        if (se || st.size !== mf.size) {
-          void close();
-          reject(se ?? changed(mf, `${st.size} bytes, the record says ${mf.size}`));
-          return;
-        }
-        const hash = crc === undefined ? createHash("sha256") : undefined;
-        let sum = 0;
-        let position = 0;
-        resolve({
-          read: (dst, offset, length) =>
-            new Promise<number>((done, fail) => {
-              if (position === mf.size) return done(0);
-              fsRead(fd, dst, offset, Math.min(length, mf.size - position), position, (re, n) => {
-                if (re) return fail(re);
-                if (n === 0)
-                  return fail(changed(mf, `it ended after ${position} bytes, the record says ${mf.size}`));
-                const piece = dst.subarray(offset, offset + n);
-                if (hash !== undefined) hash.update(piece);
-                else sum = crc32(piece, sum);
-                position += n;
-                if (position === mf.size) {
-                  if (hash !== undefined) {
-                    const got = hash.digest("hex");
-                    if (got !== mf.sha256)
-                      return fail(changed(mf, `sha256 ${got}, the record says ${mf.sha256}`));
-                  } else if (sum !== crc) {
-                    return fail(changed(mf, `CRC-32 ${sum}, the record says ${crc}`));
-                  }
-                }
-                done(n);
-              });
-            }),
-          close,
+function storedBody(mf: ManifestFile, path: string, crc: number | undefined): EntryBody {
+  // Blocking calls throughout: opening, reading and closing a local file take microseconds, and
+  // a round trip through the thread pool for each would cost more than the copy (tar-writer.ts).
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw code === "ENOENT"
+      ? new StorageError(`export: ${mf.key} vanished from the store while exporting`, { path: mf.key })
+      : new StorageError(`export: opening ${mf.key}: ${(err as Error).message}`, {
+          path: mf.key,
+          cause: err,
         });
-      });
-    });
-  });
+  }
+  let open = true;
+  const close = async (): Promise<void> => {
+    if (open) closeSync(fd);
+    open = false;
+  };
+  try {
+    const size = fstatSync(fd).size;
+    if (size !== mf.size) throw changed(mf, `${size} bytes, the record says ${mf.size}`);
+  } catch (err) {
+    void close();
+    throw err;
+  }
+  const hash = crc === undefined ? createHash("sha256") : undefined;
+  let sum = 0;
+  let position = 0;
+  const readPiece = (dst: Buffer, offset: number, length: number): number => {
+    if (position === mf.size) return 0;
+    const n = readSync(fd, dst, offset, Math.min(length, mf.size - position), position);
+    if (n === 0) throw changed(mf, `it ended after ${position} bytes, the record says ${mf.size}`);
+    const piece = dst.subarray(offset, offset + n);
+    if (hash !== undefined) hash.update(piece);
+    else sum = crc32(piece, sum);
+    position += n;
+    if (position === mf.size) {
+      if (hash !== undefined) {
+        const got = hash.digest("hex");
+        if (got !== mf.sha256) throw changed(mf, `sha256 ${got}, the record says ${mf.sha256}`);
+      } else if (sum !== crc) {
+        throw changed(mf, `CRC-32 ${sum}, the record says ${crc}`);
+      }
+    }
+    return n;
+  };
+  return { readSync: readPiece, read: async (dst, offset, length) => readPiece(dst, offset, length), close };
 }
 
 /** Files up to this size are taken whole through getBytes (from the store's memory cache when there). */

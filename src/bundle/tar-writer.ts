@@ -3,11 +3,12 @@
  * writes for the same entries (ustar headers; a PAX record for a name ustar
  * cannot hold; zero padding to 512 bytes; two zero blocks at the end), so a
  * store exports to the same bundle whichever writer made it. Built for
- * throughput: entries are laid into a few large buffers that are reused, a
- * file's bytes are read straight into them, and a full buffer goes to the
- * sink in one write while the next one fills.
+ * throughput: a file's bytes are read straight into a large reusable
+ * buffer and written from it, into a file by a blocking copy loop like tar's
+ * own (writeTarFile), into a stream through a few buffers that fill while
+ * others are written (TarWriter).
  */
-import { close as fsClose, open as fsOpen, write as fsWrite } from "node:fs";
+import { close as fsClose, open as fsOpen, write as fsWrite, writeSync } from "node:fs";
 import type { Writable } from "node:stream";
 
 /** Where full buffers go. `write` resolves once buf may be reused. */
@@ -137,7 +138,7 @@ export class TarWriter {
       while (left > 0) {
         const buf = await this.#buffer();
         const room = Math.min(left, this.#size - this.#fill);
-        const n = await body.read(buf, this.#fill, room);
+        const n = body.readSync?.(buf, this.#fill, room) ?? (await body.read(buf, this.#fill, room));
         if (!(n > 0)) throw new Error(`tar entry ${e.name}: body ended ${left} bytes early`);
         this.#fill += n;
         left -= n;
@@ -224,6 +225,12 @@ export class TarWriter {
 export interface EntryBody {
   /** Reads up to length bytes into dst at offset; resolves 0 only past the end. */
   read(dst: Buffer, offset: number, length: number): Promise<number>;
+  /**
+   * The same, blocking, where the bytes are at hand (a local file, memory):
+   * the writer then copies in a tight loop, with no event-loop round trip per
+   * piece, and yields to the event loop every few MiB.
+   */
+  readSync?(dst: Buffer, offset: number, length: number): number;
   close(): Promise<void>;
 }
 
@@ -235,12 +242,14 @@ export interface TarSource {
 /** An EntryBody over bytes in memory. */
 export function bufferBody(data: Buffer): EntryBody {
   let at = 0;
+  const readSync = (dst: Buffer, offset: number, length: number): number => {
+    const n = data.copy(dst, offset, at, Math.min(data.length, at + length));
+    at += n;
+    return n;
+  };
   return {
-    read: async (dst, offset, length) => {
-      const n = data.copy(dst, offset, at, Math.min(data.length, at + length));
-      at += n;
-      return n;
-    },
+    readSync,
+    read: async (dst, offset, length) => readSync(dst, offset, length),
     close: async () => {},
   };
 }
@@ -267,29 +276,39 @@ export function iterableBody(body: AsyncIterable<Buffer>): EntryBody {
 }
 
 /**
- * Writes a whole tar into a new file, the same bytes TarWriter would: every
- * entry's place in the file follows from the sizes before it, so up to
- * `parallel` entries are read and written at once, each at its own place,
- * each with its own reusable buffer. A body shorter or longer than its entry
- * fails the archive. The sources are taken in order, one at a time.
+ * Writes a whole tar into a new file, the same bytes TarWriter would, in
+ * order through one reusable buffer: each piece of a body is read into it
+ * after the entry's header and written with the padding, by blocking calls
+ * where the body has them (a copy loop like tar's own, without a round trip
+ * through the event loop per piece), yielding to the event loop every
+ * `yieldBytes`. A body shorter or longer than its entry fails the archive.
  */
 export async function writeTarFile(
   sink: FileSink,
   sources: Iterable<TarSource>,
-  opts: { parallel?: number; bufferSize?: number } = {},
+  opts: { bufferSize?: number; yieldBytes?: number } = {},
 ): Promise<void> {
-  const bufferSize = Math.max(4 * BLOCK, opts.bufferSize ?? 1 << 20);
-  const it = sources[Symbol.iterator]();
+  const size = Math.max(4 * BLOCK, opts.bufferSize ?? 1 << 20);
+  const yieldBytes = opts.yieldBytes ?? 8 << 20;
+  const buf = Buffer.allocUnsafe(size);
   let position = 0;
-  let failure: unknown;
-  const writeOne = async (buf: Buffer, src: TarSource, head: Buffer, at: number): Promise<void> => {
+  let sinceYield = 0;
+  const flush = async (used: number): Promise<void> => {
+    sink.writeAtSync(buf, used, position);
+    position += used;
+    sinceYield += used;
+    if (sinceYield >= yieldBytes) {
+      sinceYield = 0;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  };
+  for (const src of sources) {
     const { entry } = src;
     const body = await src.open();
     try {
-      // The head goes out with the first piece of data, the padding with the last.
+      // The header goes out with the first piece of data, the padding with the last.
+      let pending = entryHead(entry);
       let used = 0;
-      let pending = head;
-      let out = at;
       let left = entry.size;
       const pad = padding(entry.size);
       for (;;) {
@@ -298,48 +317,33 @@ export async function writeTarFile(
           used += n;
           pending = pending.subarray(n);
         }
-        while (left > 0 && used < bufferSize && pending.length === 0) {
-          const n = await body.read(buf, used, Math.min(left, bufferSize - used));
+        while (left > 0 && used < size && pending.length === 0) {
+          const want = Math.min(left, size - used);
+          const n = body.readSync?.(buf, used, want) ?? (await body.read(buf, used, want));
           if (!(n > 0)) throw new Error(`tar entry ${entry.name}: body ended ${left} bytes early`);
           used += n;
           left -= n;
         }
         if (left === 0 && pending.length === 0) {
-          const room = Math.min(pad, bufferSize - used);
+          const room = Math.min(pad, size - used);
           buf.fill(0, used, used + room);
           used += room;
           if (room < pad) pending = ZEROS.subarray(0, pad - room);
         }
-        await sink.writeAt(buf, 0, used, out);
-        out += used;
-        used = 0;
+        if (used === size || (left === 0 && pending.length === 0)) {
+          await flush(used);
+          used = 0;
+        }
         if (left === 0 && pending.length === 0) break;
-        if (failure !== undefined) throw failure;
       }
-      if ((await body.read(buf, 0, 1)) !== 0)
-        throw new Error(`tar entry ${entry.name}: body is longer than ${entry.size} bytes`);
+      const more = body.readSync?.(buf, 0, 1) ?? (await body.read(buf, 0, 1));
+      if (more !== 0) throw new Error(`tar entry ${entry.name}: body is longer than ${entry.size} bytes`);
     } finally {
       await body.close();
     }
-  };
-  const lane = async (): Promise<void> => {
-    const buf = Buffer.allocUnsafe(bufferSize);
-    while (failure === undefined) {
-      const r = it.next();
-      if (r.done) return;
-      const at = position;
-      const head = entryHead(r.value.entry);
-      position += head.length + r.value.entry.size + padding(r.value.entry.size);
-      try {
-        await writeOne(buf, r.value, head, at);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, opts.parallel ?? 4) }, lane));
-  if (failure !== undefined) throw failure;
-  await sink.writeAt(ZEROS, 0, ZEROS.length, position);
+  }
+  ZEROS.copy(buf, 0);
+  await flush(ZEROS.length);
 }
 
 /** A sink writing at increasing positions of a new file, several writes at once. */
@@ -358,6 +362,16 @@ export class FileSink implements TarSink {
     const at = this.#position;
     this.#position += length;
     return this.writeAt(buf, 0, length, at);
+  }
+
+  /** Writes buf[0, length) at position of the file, blocking. */
+  writeAtSync(buf: Buffer, length: number, position: number): void {
+    let done = 0;
+    while (done < length) {
+      const n = writeSync(this.fd, buf, done, length - done, position + done);
+      if (n === 0) throw new Error("the file system accepted no bytes");
+      done += n;
+    }
   }
 
   /** Writes buf[offset, offset+length) at position of the file. */
