@@ -363,6 +363,8 @@ export async function exportBundle(
   } catch (err) {
     await file?.close().catch(() => undefined);
     if (stream !== undefined && !stream.destroyed) stream.destroy();
+    // The file stream behind gzip may still be opening its file: let it close before removing it.
+    await piping?.catch(() => undefined);
     if (target !== undefined) await rm(target, { force: true });
     throw err;
   }
