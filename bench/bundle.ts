@@ -11,7 +11,8 @@
  *   (b) goark importBundle into an empty store vs `tar -xf` of the plain tar
  *       into an empty directory.
  * goark runs through the library in a fresh child process (this file, mode
- * `child`); its time is measured inside the child around the call (tsx start-up
+ * `child`), with the store opened as the goark CLI's store commands open it;
+ * its time is measured inside the child around the call (tsx start-up
  * excluded; the child's wall time is printed too) and its peak RSS is the
  * child's getrusage maxrss. tar's time is its process wall time. Throughput is
  * the store's payload bytes (all files of the store tree) over the time, the
@@ -38,7 +39,8 @@ async function child(mode: string, store: string, bundle: string): Promise<void>
   const { exportBundle } = await import("../src/bundle/export.ts");
   const { importBundle } = await import("../src/bundle/import.ts");
   const { DiskStorage } = await import("../src/storage/disk.ts");
-  const storage = await DiskStorage.open({ root: store });
+  // Opened as `goark export` / `goark import` open it (src/cli/store-command.ts).
+  const storage = await DiskStorage.open({ root: store, blockingLoads: true });
   const t0 = performance.now();
   let detail: Record<string, number>;
   if (mode === "export") {

@@ -23,7 +23,12 @@ export async function withStore<T>(cmd: Command, fn: (storage: Storage) => Promi
   const loc = config.storage;
   if (loc.kind !== "disk")
     throw new ConfigError(`storage ${loc.kind}:// is not supported yet; use a directory`);
-  const storage = await DiskStorage.open({ root: resolve(loc.path), memoryBytes: config.memoryCacheBytes });
+  // Batch commands: nothing else waits on the event loop, so a key loads with blocking calls.
+  const storage = await DiskStorage.open({
+    root: resolve(loc.path),
+    memoryBytes: config.memoryCacheBytes,
+    blockingLoads: true,
+  });
   try {
     await storage.sweep();
     return await fn(storage);

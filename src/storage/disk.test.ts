@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, it } from "node:test";
@@ -11,17 +11,19 @@ import { runStorageCompliance } from "./compliance.ts";
 import { DiskStorage } from "./disk.ts";
 import { infoKey, latestKey, listKey, modKey, zipKey } from "./keys.ts";
 
-runStorageCompliance("disk", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "goark-disk-"));
-  const storage = await DiskStorage.open({ root: join(dir, "store") });
-  return {
-    storage,
-    cleanup: async () => {
-      await storage.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-});
+for (const blockingLoads of [false, true]) {
+  runStorageCompliance(blockingLoads ? "disk, blocking loads" : "disk", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "goark-disk-"));
+    const storage = await DiskStorage.open({ root: join(dir, "store"), blockingLoads });
+    return {
+      storage,
+      cleanup: async () => {
+        await storage.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  });
+}
 
 async function tempRoot(): Promise<{ dir: string; root: string; done: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "goark-disk-"));
@@ -95,6 +97,48 @@ describe("disk store", () => {
         fetchedAt: 1234,
       });
       await b.close();
+    } finally {
+      await t.done();
+    }
+  });
+
+  it("loads with blocking calls exactly as with the thread pool: records, rebuilds, corrupt files dropped", async () => {
+    const t = await tempRoot();
+    try {
+      const a = await DiskStorage.open({ root: t.root });
+      const big = Buffer.alloc(2 << 20, 3);
+      await a.putBytes(modKey(M, "v1.0.0"), Buffer.from("module m\n"), { origin: ORIGIN, h1: "h1:m=" });
+      await a.putBytes(zipKey(M, "v1.0.0"), big, { origin: ORIGIN, h1: "h1:z=" });
+      await a.putBytes(infoKey(M, "v1.0.0"), Buffer.from("{}"), { origin: ORIGIN });
+      await a.putBytes(modKey(M, "v1.1.0"), Buffer.from("module m\n\n"), { origin: ORIGIN });
+      await a.close();
+      const base = join(t.root, "example.com/!disk/m/@v");
+      await rm(join(base, "v1.0.0.info.meta"));
+      await writeFile(join(base, "v1.1.0.mod"), "module x\n\n"); // same size, other bytes: corrupt
+      const keys = [modKey(M, "v1.0.0"), zipKey(M, "v1.0.0"), infoKey(M, "v1.0.0"), modKey(M, "v1.1.0")];
+      const seen: unknown[][] = [];
+      for (const blockingLoads of [true, false]) {
+        // Each pass on a fresh copy of the tree, so the first pass's repairs do not serve the second.
+        const root = join(t.dir, `copy-${blockingLoads}`);
+        await cp(t.root, root, { recursive: true });
+        const s = await DiskStorage.open({ root, blockingLoads });
+        const got: unknown[] = [];
+        for (const key of keys) {
+          const st = await s.stat(key);
+          got.push(
+            st === undefined
+              ? undefined
+              : { ...st.meta, fetchedAt: st.meta.origin === "unknown" ? 0 : st.meta.fetchedAt },
+          );
+        }
+        got.push((await s.getBytes(modKey(M, "v1.0.0")))?.toString());
+        seen.push(got);
+        await s.close();
+      }
+      assert.deepEqual(seen[0], seen[1]);
+      assert.equal(seen[0]![3], undefined, "the corrupt .mod is dropped");
+      assert.equal((seen[0]![2] as { origin: string }).origin, "unknown", "the missing record is rebuilt");
+      assert.equal((seen[0]![1] as { h1: string }).h1, "h1:z=");
     } finally {
       await t.done();
     }

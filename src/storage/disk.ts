@@ -34,13 +34,17 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import {
+  closeSync,
   type Dirent,
   close as fsClose,
   open as fsOpen,
   read as fsRead,
   fstat,
+  fstatSync,
   write as fsWrite,
   fsync,
+  openSync,
+  readSync,
 } from "node:fs";
 import { link, lstat, mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -92,6 +96,14 @@ export interface DiskStorageOptions {
   accessGranularityMs?: number;
   /** Temp files of other hosts sharing the tree are swept after this age. Default 24 h. */
   foreignTempMaxAgeMs?: number;
+  /**
+   * Load keys (artefact and record) with blocking file calls. For batch
+   * commands that scan the store (export, prune, ls): a thread-pool round trip
+   * per call costs more than the call, and nothing else waits on the event
+   * loop. Never for a server: a slow disk would stall every request. Default
+   * false.
+   */
+  blockingLoads?: boolean;
 }
 
 interface IndexEntry {
@@ -224,6 +236,57 @@ function readWhole(path: string, max: number): Promise<Buffer | undefined> {
   });
 }
 
+/** Reads up to length bytes at position 0 of fd, blocking; returns what was read. */
+function readFullySync(fd: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let at = 0;
+  while (at < length) {
+    const n = readSync(fd, buf, at, length - at, at);
+    if (n === 0) return buf.subarray(0, at);
+    at += n;
+  }
+  return buf;
+}
+
+/** readArtefact with blocking calls (DiskStorageOptions.blockingLoads). */
+function readArtefactSync(
+  path: string,
+  smallMax: number,
+): { size: number; mtimeMs: number; data?: Buffer } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return undefined;
+    const out = { size: st.size, mtimeMs: st.mtimeMs };
+    return st.size > smallMax ? out : { ...out, data: readFullySync(fd, st.size) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readWhole with blocking calls (DiskStorageOptions.blockingLoads). */
+function readWholeSync(path: string, max: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    if (isMissing(err)) return undefined;
+    throw err;
+  }
+  try {
+    const data = readFullySync(fd, max + 1);
+    return data.length > max ? Buffer.alloc(0) : data;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** fsyncs a file and returns its size, with one open (callback API: these run by the thousand). */
 function syncFile(path: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -284,6 +347,7 @@ export class DiskStorage implements Storage {
   readonly #flushMs: number;
   readonly #granularity: number;
   readonly #foreignTempAge: number;
+  readonly #blockingLoads: boolean;
   readonly #locks = new Map<string, Promise<void>>();
   readonly #live = new Set<StagedFile>();
   readonly #dirtyAccess = new Set<string>();
@@ -302,6 +366,7 @@ export class DiskStorage implements Storage {
     this.#flushMs = opts.accessFlushMs ?? 60_000;
     this.#granularity = opts.accessGranularityMs ?? 3_600_000;
     this.#foreignTempAge = opts.foreignTempMaxAgeMs ?? 86_400_000;
+    this.#blockingLoads = opts.blockingLoads ?? false;
   }
 
   /** Opens (creating if needed) the store at opts.root. Call sweep() before serving. */
@@ -367,9 +432,11 @@ export class DiskStorage implements Storage {
   async #load(key: string, mode: LoadMode): Promise<{ entry?: IndexEntry; outcome: LoadOutcome }> {
     const path = this.#path(key);
     try {
-      const st = await readArtefact(path, this.#smallMax);
+      const blocking = this.#blockingLoads;
+      const st = blocking ? readArtefactSync(path, this.#smallMax) : await readArtefact(path, this.#smallMax);
       if (st === undefined) return { outcome: "absent" };
-      const text = await readWhole(path + META_SUFFIX, MAX_RECORD);
+      const metaPath = path + META_SUFFIX;
+      const text = blocking ? readWholeSync(metaPath, MAX_RECORD) : await readWhole(metaPath, MAX_RECORD);
       const recorded = text === undefined ? undefined : parseMetaRecord(text.toString("utf8"));
       const immutable = isImmutableKey(key);
       const data = st.data;
