@@ -82,7 +82,12 @@ export function registerPrune(program: Command): void {
     if (mirrorsUnusedFor !== undefined) {
       const { config } = configFromCommand(cmd);
       if (config.storage.kind === "disk") {
-        opts.mirrors = { dir: mirrorsDir(resolve(config.storage.path)), unusedForMs: mirrorsUnusedFor };
+        // A mirror being fetched into is waited for as long as a git operation may take.
+        opts.mirrors = {
+          dir: mirrorsDir(resolve(config.storage.path)),
+          unusedForMs: mirrorsUnusedFor,
+          lockWaitMs: config.gitTimeout,
+        };
       }
     }
     if (flags.pin !== undefined) opts.pin = flags.pin;

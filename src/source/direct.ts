@@ -7,7 +7,7 @@
  * A `mod` meta tag sends the module to the GOPROXY it names.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { asGoarkError, GoarkError, InvalidVersionError, NotFoundError } from "../errors.ts";
@@ -30,7 +30,8 @@ import {
   runEnvironment,
   runGit,
 } from "./vcs/git-command.ts";
-import { GitRepo, LAST_USED_FILE } from "./vcs/git-repo.ts";
+import { GitRepo, LAST_USED_FILE, REMOTE_FILE } from "./vcs/git-repo.ts";
+import { mirrorLockPath, withMirrorLock } from "./vcs/mirror-lock.ts";
 import { assertPublicHost, type LookupFn, type ProxyEnv, proxyEnv, usesProxy } from "./vcs/net-guard.ts";
 import { type RepoRoot, type RewriteRule, repoRootForImportPath } from "./vcs/repo-root.ts";
 
@@ -480,38 +481,75 @@ export async function unusedMirrors(
   for (const name of names.sort()) {
     if (!/^[0-9a-f]{64}$/.test(name)) continue;
     const dir = join(vcsDir, name);
-    let last: number;
-    try {
-      last = (await stat(join(dir, LAST_USED_FILE))).mtimeMs;
-    } catch {
-      try {
-        last = (await stat(dir)).mtimeMs;
-      } catch {
-        continue;
-      }
-    }
-    if (now - last > maxAgeMs) out.push({ dir, lastUsed: last });
+    const last = await mirrorLastUsed(dir);
+    if (last !== undefined && now - last > maxAgeMs) out.push({ dir, lastUsed: last });
   }
   return out;
 }
 
-/**
- * Removes one mirror: renamed aside first (a name no mirror has), so a git
- * process never sees it half deleted, then deleted.
- */
-export async function removeMirror(dir: string): Promise<void> {
-  const aside = `${dir}.pruned-${process.pid}-${Date.now()}`;
+/** When the mirror at dir was last used (its last-used mark, else the directory's mtime); undefined if it is gone. */
+export async function mirrorLastUsed(dir: string): Promise<number | undefined> {
   try {
-    await rename(dir, aside);
+    return (await stat(join(dir, LAST_USED_FILE))).mtimeMs;
   } catch {
-    return; // already gone
+    try {
+      return (await stat(dir)).mtimeMs;
+    } catch {
+      return undefined;
+    }
   }
-  await rm(aside, { recursive: true, force: true });
 }
 
-/** Removes mirrors not used for maxAgeMs; returns how many went. */
-export async function pruneMirrors(vcsDir: string, maxAgeMs: number, now = Date.now()): Promise<number> {
-  const unused = await unusedMirrors(vcsDir, maxAgeMs, now);
-  for (const m of unused) await removeMirror(m.dir);
-  return unused.length;
+export interface RemoveMirrorOptions {
+  /** The longest wait for a process that is writing the mirror (default 10 min, gitTimeout's default). */
+  waitMs?: number;
+  /** Asked again once the mirror is locked: false leaves it (it was used meanwhile). */
+  stillUnused?: () => Promise<boolean>;
+}
+
+/**
+ * Removes one mirror, holding its lock (so no process is fetching into it;
+ * one that is, is waited for): renamed aside first (a name no mirror has),
+ * so a git process never sees it half deleted, then deleted. False when it
+ * was left (gone already, or used meanwhile).
+ */
+export async function removeMirror(dir: string, opts: RemoveMirrorOptions = {}): Promise<boolean> {
+  const remote = await readFile(join(dir, REMOTE_FILE), "utf8").then(
+    (t) => t.trim() || dir,
+    () => dir,
+  );
+  const aside = `${dir}.pruned-${process.pid}-${Date.now()}`;
+  const moved = await withMirrorLock(
+    mirrorLockPath(dir),
+    { waitMs: opts.waitMs ?? 10 * 60_000, mirrorDir: dir, what: remote },
+    async () => {
+      if (opts.stillUnused !== undefined && !(await opts.stillUnused())) return false;
+      try {
+        await rename(dir, aside);
+        return true;
+      } catch {
+        return false; // already gone
+      }
+    },
+  );
+  if (moved) await rm(aside, { recursive: true, force: true });
+  return moved;
+}
+
+/** Removes mirrors not used for maxAgeMs (asking again under each one's lock); returns how many went. */
+export async function pruneMirrors(
+  vcsDir: string,
+  maxAgeMs: number,
+  now = Date.now(),
+  waitMs?: number,
+): Promise<number> {
+  let n = 0;
+  for (const m of await unusedMirrors(vcsDir, maxAgeMs, now)) {
+    const stillUnused = async () => {
+      const last = await mirrorLastUsed(m.dir);
+      return last !== undefined && Date.now() - last > maxAgeMs;
+    };
+    if (await removeMirror(m.dir, { stillUnused, ...(waitMs === undefined ? {} : { waitMs }) })) n++;
+  }
+  return n;
 }

@@ -7,7 +7,7 @@
 import type { Dirent } from "node:fs";
 import { lstat, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { removeMirror, unusedMirrors } from "../source/direct.ts";
+import { mirrorLastUsed, removeMirror, unusedMirrors } from "../source/direct.ts";
 import { REMOTE_FILE } from "../source/vcs/git-repo.ts";
 
 /** Where a disk store at root keeps its git mirrors (a dot-directory, so the store's walks skip it). */
@@ -28,9 +28,15 @@ export interface MirrorPruneOptions {
   unusedForMs: number;
   dryRun?: boolean;
   now?: number;
+  /** The longest wait for a process fetching into a mirror (its lock; gitTimeout). */
+  lockWaitMs?: number;
 }
 
-/** Removes (or with dryRun only lists) the mirrors under vcsDir unused for longer than unusedForMs. */
+/**
+ * Removes (or with dryRun only lists) the mirrors under vcsDir unused for
+ * longer than unusedForMs. Each is removed holding its lock, after a fetch in
+ * flight (another process's) has finished, and only if it is still unused then.
+ */
 export async function pruneMirrorDir(vcsDir: string, opts: MirrorPruneOptions): Promise<PrunedMirror[]> {
   const out: PrunedMirror[] = [];
   for (const m of await unusedMirrors(vcsDir, opts.unusedForMs, opts.now ?? Date.now())) {
@@ -39,7 +45,18 @@ export async function pruneMirrorDir(vcsDir: string, opts: MirrorPruneOptions): 
       () => undefined,
     );
     const size = await treeSize(m.dir);
-    if (opts.dryRun !== true) await removeMirror(m.dir);
+    if (opts.dryRun !== true) {
+      const now = opts.now ?? Date.now();
+      const stillUnused = async () => {
+        const last = await mirrorLastUsed(m.dir);
+        return last !== undefined && now - last > opts.unusedForMs;
+      };
+      const removed = await removeMirror(m.dir, {
+        stillUnused,
+        ...(opts.lockWaitMs === undefined ? {} : { waitMs: opts.lockWaitMs }),
+      });
+      if (!removed) continue;
+    }
     out.push({ ...(remote === undefined ? {} : { remote }), dir: m.dir, size, lastUsed: m.lastUsed });
   }
   return out;

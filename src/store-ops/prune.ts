@@ -41,7 +41,7 @@ export interface PruneOptions {
    * mirror serves every module of its repository, so --pin and --keep do not
    * apply to it; a later request fetches it again.
    */
-  mirrors?: { dir: string; unusedForMs: number };
+  mirrors?: { dir: string; unusedForMs: number; lockWaitMs?: number };
   /** The clock, for tests. */
   now?: number;
 }
@@ -149,6 +149,7 @@ export async function prune(storage: Storage, opts: PruneOptions): Promise<Prune
       unusedForMs: opts.mirrors.unusedForMs,
       dryRun: opts.dryRun === true,
       now,
+      ...(opts.mirrors.lockWaitMs === undefined ? {} : { lockWaitMs: opts.mirrors.lockWaitMs }),
     });
     for (const m of report.mirrors) report.mirrorBytesFreed += m.size;
   }

@@ -113,6 +113,11 @@ export interface GitHostOptions {
    * tunnel, so HTTPS_PROXY must point here.
    */
   https?: { cert: string; key: string };
+  /**
+   * Awaited before each request is answered (e.g. to hold a fetch's pack
+   * request while a test looks at what the client holds meanwhile).
+   */
+  gate?: (method: string, path: string) => Promise<void> | undefined;
 }
 
 const BASE_DATE = Date.UTC(2020, 0, 2, 3, 4, 5);
@@ -285,6 +290,7 @@ export async function startGitHost(options: GitHostOptions = {}): Promise<GitHos
     } catch {
       return send(res, 400, "bad request URL\n");
     }
+    await options.gate?.(req.method ?? "GET", url.pathname);
     const local = url.hostname === "127.0.0.1" || url.hostname === "localhost";
     if (url.protocol !== (secure ? "https:" : "http:") || (url.hostname !== host && !local)) {
       // A proxy with no network behind it: every other host is unreachable.

@@ -175,6 +175,8 @@ export interface GitRunOptions {
   signal?: AbortSignal;
   /** What the command is, for error messages (never includes secrets). */
   what?: string;
+  /** Told git's pid (also its process group) once it runs. */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface GitResult {
@@ -209,6 +211,7 @@ export function runGit(args: readonly string[], opts: GitRunOptions): Promise<Gi
       // Own process group, so a timeout kills git's helpers too.
       detached: true,
     });
+    if (child.pid !== undefined) opts.onSpawn?.(child.pid);
     const chunks: Buffer[] = [];
     let outBytes = 0;
     let stderr = "";

@@ -10,6 +10,14 @@
  * transfer only the missing objects. One fetch per mirror runs at a time and
  * every network operation takes a slot of a per-host cap.
  *
+ * Several processes may share the mirrors (replicas on one volume, `goark
+ * warm` or `goark prune` beside `goark serve`): whatever writes a mirror
+ * (creating it, fetching, folding packs) holds its lock file as well
+ * (mirror-lock.ts), and finds the mirror as the last holder left it. Reads
+ * take no lock: objects never change, and git looks for an object again when
+ * a repack removed the pack it had in mind; a read that still fails on a
+ * vanished pack, or finds the mirror removed or made anew, is tried once more.
+ *
  * The answers are those Go gives with a fresh cache: the tags on a commit are
  * the remote's (from ls-remote), never stale local ones.
  */
@@ -30,6 +38,7 @@ import {
   runEnvironment,
   runGit,
 } from "./git-command.ts";
+import { acquireMirrorLock, type MirrorLock, mirrorLockPath } from "./mirror-lock.ts";
 
 export interface RevInfo {
   /** Full commit hash. */
@@ -81,7 +90,7 @@ export interface GitRepoOptions {
   hostLimit?: ConcurrencyLimit;
   /** Refs younger than this are reused without asking the remote (default 5 s). */
   refsMaxAgeMs?: number;
-  /** Deadline for each network operation (default 10 min). */
+  /** Deadline for each network operation, and the longest wait for another process's lock (default 10 min). */
   networkTimeoutMs?: number;
   /** Deadline for each local operation (default 2 min). */
   localTimeoutMs?: number;
@@ -110,12 +119,29 @@ const ALL_REFSPECS = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
  * per-object files to write, and the bytes a fetch moved are the new pack's size.
  */
 const FETCH_CONFIG = ["-c", "fetch.unpackLimit=1"];
+/** git's complaints when a pack it had in mind went away (a concurrent repack): worth one more try. */
+const PACK_TROUBLE =
+  /packfile|pack-[0-9a-f]{40,64}|\.(pack|idx)\b|unable to read|failed to read|could not read|cannot read|bad object|No such file or directory/i;
+/** cat-file's answer for a path the commit does not have (also what it says when the commit is missing). */
+const ABSENT = /does not exist in|exists on disk, but not in/;
+/** What #git answers for a command that could not start because the mirror is gone (pruned). */
+const GONE_STDERR = "fatal: the mirror was removed";
 
 /**
  * What the mirror holds: nothing yet; single commits fetched shallow; or
  * every branch and tag with their full history (as of the last full fetch).
  */
 type MirrorState = "empty" | "shallow" | "complete";
+
+interface RunOptions {
+  network?: boolean;
+  maxOutput?: number;
+  stdoutFile?: string;
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number;
+  /** Writes the mirror: only under the lock; a failure may leave git's lock files, which go. */
+  write?: boolean;
+}
 
 function sameRefs(a: Map<string, string> | undefined, b: Map<string, string>): boolean {
   if (a === undefined || a.size !== b.size) return false;
@@ -204,8 +230,12 @@ export class GitRepo {
   /** Counts fetches, so a waiter can tell that someone else fetched while it waited. */
   #fetchSeq = 0;
   #repack: Promise<void> | undefined;
-  /** One fetch at a time in this mirror. */
+  /** One fetch at a time in this mirror (within this process; the lock file is for other processes). */
   readonly #fetchLock = new ConcurrencyLimit(1);
+  /** The lock file while this process holds it. */
+  #held: MirrorLock | undefined;
+  /** The mirror directory's inode as last seen: another one means it was removed and made anew. */
+  #ino: number | undefined;
   readonly #statCache = new Map<string, RevInfo>();
   readonly #fileCache = new Map<string, Buffer | typeof NO_FILE>();
   /** Bytes of packs all fetches into this mirror have added (for tests and the benchmark). */
@@ -227,18 +257,10 @@ export class GitRepo {
 
   // ---- plumbing
 
-  async #git(
-    args: string[],
-    o: {
-      network?: boolean;
-      maxOutput?: number;
-      stdoutFile?: string;
-      signal?: AbortSignal | undefined;
-      timeoutMs?: number;
-    },
-  ): Promise<GitResult> {
+  async #git(args: string[], o: RunOptions): Promise<GitResult> {
     let sub = 0;
     while (args[sub] === "-c") sub += 2;
+    const held = o.write ? this.#held : undefined;
     const run = () =>
       runGit(args, {
         cwd: this.dir,
@@ -251,15 +273,101 @@ export class GitRepo {
         ...(o.maxOutput === undefined ? {} : { maxOutput: o.maxOutput }),
         ...(o.stdoutFile === undefined ? {} : { stdoutFile: o.stdoutFile }),
         ...(o.signal === undefined ? {} : { signal: o.signal }),
+        ...(held === undefined ? {} : { onSpawn: (pid: number) => void held.setGit(pid) }),
         what: `git ${args[sub] ?? ""} (${redactSecrets(this.remote)})`,
       });
-    if (!o.network || this.#opts.hostLimit === undefined) return run();
-    const release = await this.#opts.hostLimit.acquire(o.signal);
+    const limited = async () => {
+      if (!o.network || this.#opts.hostLimit === undefined) return run();
+      const release = await this.#opts.hostLimit.acquire(o.signal);
+      try {
+        return await run();
+      } finally {
+        release();
+      }
+    };
+    let ok = false;
     try {
-      return await run();
+      const r = await limited();
+      ok = r.code === 0;
+      return r;
+    } catch (err) {
+      // git cannot start in a directory that is gone: the mirror was removed (pruned) meanwhile.
+      if (!(await this.#exists(this.dir))) {
+        this.#gone();
+        return { code: 128, stdout: Buffer.alloc(0), stderr: GONE_STDERR };
+      }
+      throw err;
     } finally {
-      release();
+      if (held !== undefined) {
+        await held.setGit(undefined);
+        // A git that failed (or was killed on its deadline) may leave its lock files behind.
+        if (!ok) await this.#clearGitLeftovers();
+      }
     }
+  }
+
+  /** A read: once more if git complains about a pack that went away (a concurrent repack). */
+  async #read(args: string[], o: RunOptions): Promise<GitResult> {
+    const r = await this.#git(args, o);
+    if (r.code === 0 || !PACK_TROUBLE.test(r.stderr)) return r;
+    return this.#git(args, o);
+  }
+
+  /**
+   * Reads something of commit rev: stat, then run. When the answer is not
+   * settled, or is a failure while the mirror was removed or made anew
+   * meanwhile, the commit is looked up (and fetched) again and run once more.
+   */
+  async #readCommit(
+    rev: string,
+    opts: OpOptions,
+    run: (info: RevInfo) => Promise<GitResult>,
+    settled: (r: GitResult) => boolean,
+  ): Promise<[RevInfo, GitResult]> {
+    let info = await this.stat(rev, opts);
+    let r = await run(info);
+    if (r.code === 0 || (settled(r) && (await this.#sameMirror()))) return [info, r];
+    if (!(await this.#sameMirror())) this.#gone();
+    info = await this.stat(rev, opts);
+    r = await run(info);
+    return [info, r];
+  }
+
+  /** Whether the mirror on disk is the one this object last saw (not removed, not made anew). */
+  async #sameMirror(): Promise<boolean> {
+    const ino = await stat(this.dir).then(
+      (st) => st.ino,
+      () => undefined,
+    );
+    return ino !== undefined && (this.#ino === undefined || ino === this.#ino);
+  }
+
+  /** Forgets what the mirror held: it was removed (or replaced) by another process. */
+  #gone(): void {
+    this.#state = "empty";
+    this.#syncedGeneration = -1;
+    this.#statCache.clear();
+    this.#init = undefined;
+    this.#ino = undefined;
+  }
+
+  /**
+   * Removes what a git killed in the middle of writing leaves behind (its
+   * lock files, temporary packs); only while holding the lock, when no other
+   * git writes this mirror.
+   */
+  async #clearGitLeftovers(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.dir, { recursive: true });
+    } catch {
+      return;
+    }
+    const junk = names.filter(
+      (n) => n.endsWith(".lock") || /^objects\/pack\/(tmp_|\.tmp-)/.test(n) || /^objects\/incoming-/.test(n),
+    );
+    for (const n of junk)
+      await rm(join(this.dir, n), { recursive: true, force: true }).catch(() => undefined);
   }
 
   /** Creates the bare mirror once (in a temporary directory, renamed into place). */
@@ -273,9 +381,35 @@ export class GitRepo {
 
   async #doInit(): Promise<void> {
     if (await this.#exists(join(this.dir, "objects"))) {
+      this.#ino = (await stat(this.dir)).ino;
       this.#state = await this.#existingState();
       return;
     }
+    // Created under the lock (#syncWithDisk), so never while another process removes it.
+    await this.#locked(undefined, async () => undefined);
+  }
+
+  /** Under the lock: the mirror as the last holder left it, created if it is not there (any more). */
+  async #syncWithDisk(): Promise<void> {
+    if (!(await this.#exists(join(this.dir, "objects")))) {
+      if (this.#ino !== undefined || this.#state !== "empty") this.#gone();
+      // Something without objects is no mirror (a crash of a process that took no lock): it goes.
+      if (await this.#exists(this.dir)) {
+        const aside = `${this.dir}.broken-${process.pid}-${randomBytes(4).toString("hex")}`;
+        await rename(this.dir, aside);
+        await rm(aside, { recursive: true, force: true });
+      }
+      await this.#create();
+      return;
+    }
+    const ino = (await stat(this.dir)).ino;
+    if (this.#ino !== undefined && ino !== this.#ino) this.#gone();
+    this.#ino = ino;
+    this.#state = await this.#existingState();
+  }
+
+  /** Creates the bare mirror (in a temporary directory, renamed into place). */
+  async #create(): Promise<void> {
     if (/[\0-\x1f\x7f]/.test(this.remote)) {
       throw new UpstreamError(
         `git remote ${JSON.stringify(redactSecrets(this.remote))} has control characters; refused`,
@@ -307,10 +441,11 @@ export class GitRepo {
         await rename(tmp, this.dir);
         this.#state = "empty";
       } catch (err) {
-        // Another process won the race; its mirror is as good as ours.
+        // Another process (one that takes no lock) won the race; its mirror is as good as ours.
         if (!(await this.#exists(join(this.dir, "objects")))) throw err;
         this.#state = await this.#existingState();
       }
+      this.#ino = (await stat(this.dir)).ino;
     } finally {
       await rm(tmp, { recursive: true, force: true });
     }
@@ -368,7 +503,11 @@ export class GitRepo {
   async #doRefresh(signal: AbortSignal | undefined): Promise<Map<string, string>> {
     await this.ensureInit();
     const started = Date.now();
-    const r = await this.#git(["ls-remote", "-q", "origin"], { network: true, signal, maxOutput: 256 << 20 });
+    let r = await this.#git(["ls-remote", "-q", "origin"], { network: true, signal, maxOutput: 256 << 20 });
+    if (r.stderr === GONE_STDERR) {
+      await this.ensureInit();
+      r = await this.#git(["ls-remote", "-q", "origin"], { network: true, signal, maxOutput: 256 << 20 });
+    }
     if (r.code !== 0) throw this.#remoteError("reading the refs of", r.stderr);
     const refs = parseLsRemote(r.stdout.toString("utf8"));
     if (!sameRefs(this.#refs, refs)) {
@@ -413,11 +552,33 @@ export class GitRepo {
 
   // ---- fetching
 
-  /** Runs fn holding the mirror's fetch lock. */
+  /**
+   * Runs fn holding the mirror's fetch lock: this process's, then the lock
+   * file other processes honour (waited for as long as a network operation
+   * may take), with the mirror as the last holder left it.
+   */
   async #locked<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     const release = await this.#fetchLock.acquire(signal);
     try {
-      return await fn();
+      await mkdir(dirname(this.dir), { recursive: true });
+      const network = this.#opts.networkTimeoutMs ?? 10 * 60_000;
+      const lock = await acquireMirrorLock(mirrorLockPath(this.dir), {
+        waitMs: network,
+        // No holder works longer than its git's deadline without refreshing the lock.
+        staleMs: Math.max(network, this.#opts.localTimeoutMs ?? 2 * 60_000) + 60_000,
+        mirrorDir: this.dir,
+        what: redactSecrets(this.remote),
+        ...(signal === undefined ? {} : { signal }),
+      });
+      this.#held = lock;
+      try {
+        if (lock.tookOver) await this.#clearGitLeftovers();
+        await this.#syncWithDisk();
+        return await fn();
+      } finally {
+        this.#held = undefined;
+        await lock.release();
+      }
     } finally {
       release();
     }
@@ -457,6 +618,7 @@ export class GitRepo {
         // A big repository takes a while: as long as a fetch may.
         await this.#git(["repack", "-a", "-d", "-q"], {
           timeoutMs: this.#opts.networkTimeoutMs ?? 10 * 60_000,
+          write: true,
         });
       });
     })()
@@ -486,7 +648,7 @@ export class GitRepo {
         "origin",
         refspecFor(ref),
       ],
-      { network: true, signal },
+      { network: true, signal, write: true },
     );
     this.#fetchSeq++;
     if (r.code !== 0) {
@@ -521,7 +683,7 @@ export class GitRepo {
           ...(withHead ? [`+HEAD:${HEAD_REF}`] : []),
           ...ALL_REFSPECS,
         ],
-        { network: true, signal },
+        { network: true, signal, write: true },
       );
     const run = async (extra: string[]) => {
       let f = await fetch(true, extra);
@@ -532,7 +694,7 @@ export class GitRepo {
         f = await fetch(false, extra);
       }
       if (f.code !== 0) throw this.#remoteError("fetching", f.stderr);
-      if (!hasHead) await this.#git(["update-ref", "-d", HEAD_REF], { signal });
+      if (!hasHead) await this.#git(["update-ref", "-d", HEAD_REF], { signal, write: true });
     };
     try {
       await run([]);
@@ -618,7 +780,9 @@ export class GitRepo {
       }
       const seq = this.#fetchSeq;
       return this.#locked(opts.signal, async () => {
-        if (this.#fetchSeq === seq) await this.#fetchShallowLocked(`refs/tags/${rev}`, opts.signal);
+        if (this.#fetchSeq === seq && this.#state !== "complete") {
+          await this.#fetchShallowLocked(`refs/tags/${rev}`, opts.signal);
+        }
       }).catch(() => undefined);
     };
     let early = this.#refsFresh() ? undefined : fetchEarly();
@@ -708,7 +872,7 @@ export class GitRepo {
     const key = `${version}\0${rev}`;
     const cached = this.#statCache.get(key);
     if (cached) return cached;
-    const r = await this.#git(
+    const r = await this.#read(
       ["log", "--no-decorate", "-n1", "--format=format:%H %ct %D", "--end-of-options", rev, "--"],
       { signal: opts.signal, maxOutput: 1 << 20 },
     );
@@ -746,14 +910,22 @@ export class GitRepo {
    * undefined if there is none. Larger than max: TooLargeError.
    */
   async readFile(rev: string, file: string, max: number, opts: OpOptions = {}): Promise<Buffer | undefined> {
-    const info = await this.stat(rev, opts);
+    const first = await this.stat(rev, opts);
     // A file at a commit never changes: small answers (go.mod, LICENSE, absences) are remembered.
-    const key = `${info.name}:${file}`;
-    const cached = this.#fileCache.get(key);
+    const cached = this.#fileCache.get(`${first.name}:${file}`);
     if (cached !== undefined && (cached === NO_FILE || cached.length <= max)) {
       return cached === NO_FILE ? undefined : cached;
     }
-    const r = await this.#git(["cat-file", "blob", key], { signal: opts.signal, maxOutput: max });
+    const [info, r] = await this.#readCommit(
+      first.name,
+      opts,
+      (i) => this.#read(["cat-file", "blob", `${i.name}:${file}`], { signal: opts.signal, maxOutput: max }),
+      (res) => ABSENT.test(res.stderr),
+    );
+    if (r.code !== 0 && !ABSENT.test(r.stderr)) {
+      throw new UpstreamError(`git cat-file of ${info.name}:${file} failed: ${gitComplaint(r.stderr)}`);
+    }
+    const key = `${info.name}:${file}`;
     const data = r.code === 0 ? r.stdout : undefined;
     if (data === undefined || data.length <= FILE_CACHE_ITEM) {
       if (this.#fileCache.size >= FILE_CACHE_ENTRIES) {
@@ -788,7 +960,7 @@ export class GitRepo {
     }
     if (!plausible) return "";
     await this.#ensureHistory(opts);
-    const r = await this.#git(
+    const r = await this.#read(
       ["for-each-ref", "--format", "%(refname)", "--merged", info.name, "refs/tags"],
       {
         signal: opts.signal,
@@ -813,7 +985,7 @@ export class GitRepo {
     checkRev(tag);
     const info = await this.stat(rev, opts);
     await this.#ensureHistory(opts);
-    const r = await this.#git(
+    const r = await this.#read(
       ["merge-base", "--is-ancestor", "--end-of-options", `refs/tags/${tag}`, info.name],
       {
         signal: opts.signal,
@@ -833,16 +1005,24 @@ export class GitRepo {
    * blobs (line endings, $Id$, encodings). Paths are Go strings (go-bytes.ts).
    */
   async listTree(rev: string, dir: string, opts: OpOptions = {}): Promise<TreeListing> {
-    const info = await this.stat(rev, opts);
     const d = dir.replace(/^\/+|\/+$/g, "");
-    const args = ["ls-tree", "-r", "-l", "-z", "--full-tree", info.name];
-    const above: string[] = [".gitattributes"];
+    const paths: string[] = [];
     if (d !== "") {
+      const above: string[] = [".gitattributes"];
       const parts = d.split("/");
       for (let i = 1; i < parts.length; i++) above.push(`${parts.slice(0, i).join("/")}/.gitattributes`);
-      args.push("--", d, ...above);
+      paths.push("--", d, ...above);
     }
-    const r = await this.#git(args, { signal: opts.signal, maxOutput: 512 << 20 });
+    const [info, r] = await this.#readCommit(
+      rev,
+      opts,
+      (i) =>
+        this.#read(["ls-tree", "-r", "-l", "-z", "--full-tree", i.name, ...paths], {
+          signal: opts.signal,
+          maxOutput: 512 << 20,
+        }),
+      () => false,
+    );
     if (r.code !== 0) {
       throw new UpstreamError(`git ls-tree of ${info.name} failed: ${gitComplaint(r.stderr)}`);
     }
@@ -897,22 +1077,29 @@ export class GitRepo {
     max: number,
     opts: OpOptions = {},
   ): Promise<boolean> {
-    const info = await this.stat(rev, opts);
-    await this.#ensureAttributes();
-    const args = [
-      "-c",
-      "core.autocrlf=input",
-      "-c",
-      "core.eol=lf",
-      "archive",
-      "--format=zip",
-      // Stored, not deflated: the archive is read once, here; the module zip is compressed anyway.
-      "-0",
-      "--prefix=prefix/",
-      info.name,
-    ];
-    if (subdir !== "") args.push("--", subdir);
-    const r = await this.#git(args, { signal: opts.signal, maxOutput: max, stdoutFile: outFile });
+    const noMatch = (r: GitResult) => r.stderr.includes("did not match any files");
+    const [info, r] = await this.#readCommit(
+      rev,
+      opts,
+      async (i) => {
+        await this.#ensureAttributes();
+        const args = [
+          "-c",
+          "core.autocrlf=input",
+          "-c",
+          "core.eol=lf",
+          "archive",
+          "--format=zip",
+          // Stored, not deflated: the archive is read once, here; the module zip is compressed anyway.
+          "-0",
+          "--prefix=prefix/",
+          i.name,
+        ];
+        if (subdir !== "") args.push("--", subdir);
+        return this.#read(args, { signal: opts.signal, maxOutput: max, stdoutFile: outFile });
+      },
+      noMatch,
+    );
     if (r.code === 0) return true;
     if (r.stderr.includes("did not match any files")) return false;
     throw new UpstreamError(`git archive of ${info.name} failed: ${gitComplaint(r.stderr)}`);
@@ -927,8 +1114,9 @@ export class GitRepo {
       // absent
     }
     if (!have.endsWith(ATTRIBUTES_LINE)) {
-      await mkdir(join(this.dir, "info"), { recursive: true });
-      await writeFile(p, have + ATTRIBUTES_LINE);
+      // Never mkdir -p: a mirror removed meanwhile must not come back as a bare directory.
+      await mkdir(join(this.dir, "info")).catch(() => undefined);
+      await writeFile(p, have + ATTRIBUTES_LINE).catch(() => undefined);
     }
   }
 
