@@ -156,6 +156,8 @@ async function main(): Promise<void> {
 
     const ex = { goark: [] as number[], goarkWall: [] as number[], tar: [] as number[], rss: [] as number[] };
     const im = { goark: [] as number[], goarkWall: [] as number[], tar: [] as number[], rss: [] as number[] };
+    // tar -x then `sync -f`: what extraction costs when it must be on disk, as goark's import is.
+    const durableTar: number[] = [];
     let bundleSize = 0;
     let tarSize = 0;
     for (let rep = 0; rep < REPS; rep++) {
@@ -186,7 +188,9 @@ async function main(): Promise<void> {
       };
       const tarExtract = async () => {
         await mkdir(tDir);
-        im.tar.push((await run("tar", ["-xf", plain, "-C", tDir])).ms);
+        const x = await run("tar", ["-xf", plain, "-C", tDir]);
+        im.tar.push(x.ms);
+        durableTar.push(x.ms + (await run("sync", ["-f", tDir])).ms);
       };
       // Alternate which side goes first, so page-cache and disk state favour neither.
       const exportPair = rep % 2 === 0 ? [goarkExport, tarCreate] : [tarCreate, goarkExport];
@@ -215,6 +219,11 @@ async function main(): Promise<void> {
     };
     report("export", ex);
     report("import", im);
+    const gi = rate(bytes, median(im.goark));
+    const td = rate(bytes, median(durableTar));
+    console.log(
+      `import vs durable tar (tar -xf; sync -f, for reference): goark ${gi.toFixed(0)} MB/s, tar+sync ${td.toFixed(0)} MB/s, ratio ${(gi / td).toFixed(2)}×`,
+    );
   } finally {
     await cleanup();
   }
