@@ -11,13 +11,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
-import { escapePath, escapeVersion } from "../src/module/path.ts";
 import { HttpFetcher } from "../src/warm/fetcher.ts";
 import { FixtureUpstream, type FixtureVersion, writeTree } from "./helpers/fixture-upstream.ts";
 import { type ForwardProxy, startForwardProxy } from "./helpers/forward-proxy.ts";
 import { type GoarkInstance, startGoark } from "./helpers/goark-instance.ts";
 import { type Oracle, startOracle } from "./helpers/oracle.ts";
-import { type GoSumdbServer, startGoSumdbServer } from "./helpers/sumdb-server.ts";
+import { type GoSumdbServer, goSumRecords, startGoSumdbServer } from "./helpers/sumdb-server.ts";
 
 const MODULE = "example.com/egress/pkg";
 const VERSION: FixtureVersion = {
@@ -35,7 +34,6 @@ let upstream: FixtureUpstream;
 let sumdb: GoSumdbServer;
 let oracle: Oracle;
 let proxy: ForwardProxy;
-const records = new Map<string, string>();
 const saved: Record<string, string | undefined> = {};
 const started: GoarkInstance[] = [];
 
@@ -51,12 +49,9 @@ before(async () => {
   const tree = join(tmp, "tree");
   await writeTree(tree, [VERSION]);
   oracle = await startOracle();
-  const zipFile = join(tree, escapePath(MODULE), "@v", `${escapeVersion(VERSION.version)}.zip`);
-  const zip = (await oracle.ask<string>("dirhash.HashZip", [zipFile])).v!;
-  const gomod = (await oracle.ask<string>("dirhash.HashGoMod", [String(VERSION.files["go.mod"])])).v!;
-  records.set(`${MODULE}@v1.0.0`, `${MODULE} v1.0.0 ${zip}\n${MODULE} v1.0.0/go.mod ${gomod}\n`);
+  const records = await goSumRecords(oracle, tree, [VERSION]);
   upstream = await FixtureUpstream.start(tree);
-  sumdb = await startGoSumdbServer((_db, path, version) => records.get(`${path}@${version}`));
+  sumdb = await startGoSumdbServer((_db, path, version) => records.get(`${path}@${version}`)?.text);
   proxy = await startForwardProxy({
     [UPSTREAM_HOST]: upstream.url,
     [SUMDB_HOST]: new URL(sumdb.url).origin,

@@ -18,14 +18,19 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { escapePath, escapeVersion } from "../src/module/path.ts";
+import { escapePath } from "../src/module/path.ts";
 import { zipKey } from "../src/storage/keys.ts";
 import { generateKey } from "../src/sumdb/note.ts";
 import { buildZip, FixtureUpstream, type FixtureVersion, writeTree } from "./helpers/fixture-upstream.ts";
 import { GoClient } from "./helpers/go-client.ts";
 import { type GoarkInstance, startGoark } from "./helpers/goark-instance.ts";
 import { type Oracle, startOracle } from "./helpers/oracle.ts";
-import { type GoSumdbServer, startGoSumdbServer } from "./helpers/sumdb-server.ts";
+import {
+  type GoSumdbServer,
+  type GoSumRecord,
+  goSumRecords,
+  startGoSumdbServer,
+} from "./helpers/sumdb-server.ts";
 
 const T = "2024-01-01T00:00:00Z";
 
@@ -66,7 +71,7 @@ let upstream: FixtureUpstream;
 let sumdb: GoSumdbServer;
 let oracle: Oracle;
 /** Go's go.sum lines for every fixture version, keyed path@version. */
-const records = new Map<string, { zip: string; mod: string; text: string }>();
+let records: Map<string, GoSumRecord>;
 let alteredZip: Buffer;
 let alteredH1: string;
 const started: GoarkInstance[] = [];
@@ -87,13 +92,7 @@ before(async () => {
   const tree = join(tmp, "tree");
   await writeTree(tree, VERSIONS);
   oracle = await startOracle();
-  for (const v of VERSIONS) {
-    const zipFile = join(tree, escapePath(v.module), "@v", `${escapeVersion(v.version)}.zip`);
-    const zip = (await oracle.ask<string>("dirhash.HashZip", [zipFile])).v!;
-    const gomod = (await oracle.ask<string>("dirhash.HashGoMod", [String(v.files["go.mod"])])).v!;
-    const text = `${v.module} ${v.version} ${zip}\n${v.module} ${v.version}/go.mod ${gomod}\n`;
-    records.set(`${v.module}@${v.version}`, { zip, mod: gomod, text });
-  }
+  records = await goSumRecords(oracle, tree, VERSIONS);
   // The upstream serves a different zip for TAMPERED than the one the database vouches for.
   const altered = join(tmp, "altered.zip");
   await buildZip(mod(TAMPERED, "v1.0.0", " with a backdoor"), altered);

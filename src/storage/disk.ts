@@ -248,11 +248,8 @@ function readFullySync(fd: number, length: number): Buffer {
   return buf;
 }
 
-/** readArtefact with blocking calls (DiskStorageOptions.blockingLoads). */
-function readArtefactSync(
-  path: string,
-  smallMax: number,
-): { size: number; mtimeMs: number; data?: Buffer } | undefined {
+/** Opens path for reading (blocking), runs fn on it and closes it; undefined if path is missing. */
+function withFdSync<T>(path: string, fn: (fd: number) => T): T | undefined {
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -261,30 +258,31 @@ function readArtefactSync(
     throw err;
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return undefined;
-    const out = { size: st.size, mtimeMs: st.mtimeMs };
-    return st.size > smallMax ? out : { ...out, data: readFullySync(fd, st.size) };
+    return fn(fd);
   } finally {
     closeSync(fd);
   }
 }
 
+/** readArtefact with blocking calls (DiskStorageOptions.blockingLoads). */
+function readArtefactSync(
+  path: string,
+  smallMax: number,
+): { size: number; mtimeMs: number; data?: Buffer } | undefined {
+  return withFdSync(path, (fd) => {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return undefined;
+    const out = { size: st.size, mtimeMs: st.mtimeMs };
+    return st.size > smallMax ? out : { ...out, data: readFullySync(fd, st.size) };
+  });
+}
+
 /** readWhole with blocking calls (DiskStorageOptions.blockingLoads). */
 function readWholeSync(path: string, max: number): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (err) {
-    if (isMissing(err)) return undefined;
-    throw err;
-  }
-  try {
+  return withFdSync(path, (fd) => {
     const data = readFullySync(fd, max + 1);
     return data.length > max ? Buffer.alloc(0) : data;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /** fsyncs a file and returns its size, with one open (callback API: these run by the thousand). */

@@ -37,7 +37,7 @@ import { goark, type Run, showRun as show } from "../helpers/goark-cli.ts";
 import { type GoarkInstance, startGoark } from "../helpers/goark-instance.ts";
 import { type Oracle, startOracle } from "../helpers/oracle.ts";
 import { snapshotTree } from "../helpers/store-snapshot.ts";
-import { type GoSumdbServer, startGoSumdbServer } from "../helpers/sumdb-server.ts";
+import { type GoSumdbServer, goSumRecords, startGoSumdbServer } from "../helpers/sumdb-server.ts";
 import { tarEntries } from "../helpers/tar-offsets.ts";
 
 const TIMEOUT = 600_000;
@@ -342,7 +342,6 @@ describe("air-gap drill: >50 modules, public and private, verification on", { ti
   let host: GitHost;
   let offline: GoarkInstance | undefined;
   const clients: GoClient[] = [];
-  const records = new Map<string, string>();
   let names: string[];
   let base: Tree;
   let bumped: Tree;
@@ -419,6 +418,31 @@ describe("air-gap drill: >50 modules, public and private, verification on", { ti
     assert.deepEqual(cached, want, `lookups in ${name}`);
   }
 
+  /**
+   * Starts the air-gapped goark (offline, no upstream, on the airgap store) as
+   * `offline` and drills want through it, GOSUMDB = its own database's key.
+   */
+  async function drillOffline(want: Tree, label: string): Promise<GoarkInstance> {
+    const g = await startGoark(
+      {
+        offline: "true",
+        upstream: "off",
+        sumdb: sumdb.verifierKey,
+        private: CORP,
+        sumdbName: AIRGAP_DB,
+      },
+      { store: join(tmp, "airgap") },
+    );
+    offline = g;
+    const key = await cli(["sumdb", "key", "--json", "--url", g.url, ...airgapFlags()]);
+    assert.equal(key.code, 0, show(key));
+    const { gosumdb, name } = JSON.parse(key.stdout) as { gosumdb: string; name: string };
+    assert.equal(name, AIRGAP_DB);
+    const c = await drill(g.url, gosumdb, want, label);
+    await assertLookedUp(c, AIRGAP_DB, want.gosum);
+    return g;
+  }
+
   before(async () => {
     tmp = await mkdtemp(join(tmpdir(), "goark-drill-"));
     const versions = publicVersions();
@@ -426,26 +450,9 @@ describe("air-gap drill: >50 modules, public and private, verification on", { ti
     await writeTree(tree, versions);
     oracle = await startOracle();
     // The public records: Go's dirhash over the fixture's own zips and go.mod files.
-    const stems = versions.map((v) => join(tree, escapePath(v.module), "@v", escapeVersion(v.version)));
-    const zips = await oracle.askAll<string>(
-      "dirhash.HashZip",
-      stems.map((f) => [`${f}.zip`]),
-    );
-    const mods = await oracle.askAll<string>(
-      "dirhash.HashGoMod",
-      await Promise.all(stems.map(async (f) => [await readFile(`${f}.mod`, "utf8")])),
-    );
-    versions.forEach((v, i) => {
-      const z = zips[i]!.v;
-      const m = mods[i]!.v;
-      assert.ok(z && m, `oracle hashes for ${v.module}@${v.version}: ${zips[i]!.err} ${mods[i]!.err}`);
-      records.set(
-        `${v.module}@${v.version}`,
-        `${v.module} ${v.version} ${z}\n${v.module} ${v.version}/go.mod ${m}\n`,
-      );
-    });
+    const records = await goSumRecords(oracle, tree, versions);
     upstream = await FixtureUpstream.start(tree);
-    sumdb = await startGoSumdbServer((_db, path, version) => records.get(`${path}@${version}`));
+    sumdb = await startGoSumdbServer((_db, path, version) => records.get(`${path}@${version}`)?.text);
     host = await startGitHost({ host: HOST });
     const { edgePseudo } = await createRepos(host);
 
@@ -553,23 +560,8 @@ describe("air-gap drill: >50 modules, public and private, verification on", { ti
     assert.match(im.stdout, new RegExp(`^added ${manifest.versions.length} versions`));
     assert.equal(sumdb.asked.length, asked, "import contacted the checksum database");
 
-    offline = await startGoark(
-      {
-        offline: "true",
-        upstream: "off",
-        sumdb: sumdb.verifierKey,
-        private: CORP,
-        sumdbName: AIRGAP_DB,
-      },
-      { store: join(tmp, "airgap") },
-    );
-    const key = await cli(["sumdb", "key", "--json", "--url", offline.url, ...airgapFlags()]);
-    assert.equal(key.code, 0, show(key));
-    const { gosumdb, name } = JSON.parse(key.stdout) as { gosumdb: string; name: string };
-    assert.equal(name, AIRGAP_DB);
     const requests = upstream.requests.length;
-    const c = await drill(offline.url, gosumdb, base, "offline");
-    await assertLookedUp(c, AIRGAP_DB, base.gosum);
+    await drillOffline(base, "offline");
     assert.equal(upstream.requests.length, requests, "the offline side reached the upstream");
   });
 
@@ -650,21 +642,8 @@ describe("air-gap drill: >50 modules, public and private, verification on", { ti
     const im = await cli(["import", "inc.tar", ...airgapFlags()]);
     assert.equal(im.code, 0, show(im));
     assert.match(im.stdout, /^added 3 versions/);
-    offline = await startGoark(
-      {
-        offline: "true",
-        upstream: "off",
-        sumdb: sumdb.verifierKey,
-        private: CORP,
-        sumdbName: AIRGAP_DB,
-      },
-      { store },
-    );
-    const key = await cli(["sumdb", "key", "--json", "--url", offline.url, ...airgapFlags()]);
-    const { gosumdb } = JSON.parse(key.stdout) as { gosumdb: string };
-    const c = await drill(offline.url, gosumdb, bumped, "offline-bumped");
-    await assertLookedUp(c, AIRGAP_DB, bumped.gosum);
-    await offline.close();
+    const g = await drillOffline(bumped, "offline-bumped");
+    await g.close();
     offline = undefined;
   });
 

@@ -83,6 +83,28 @@ describe("direct mode over ssh answers as the go command does", { timeout: 300_0
     });
   };
 
+  /**
+   * Writes dir/goark.yaml (direct mode, HOST/ssh/* rewritten to the ssh host's
+   * repositories, these key and known_hosts paths) and returns its path.
+   */
+  async function writeConfig(dir: string, keyFile: string, knownHosts: string): Promise<string> {
+    const file = join(dir, "goark.yaml");
+    await writeFile(
+      file,
+      [
+        "upstream: direct",
+        `private: ${HOST}`,
+        "rewrite:",
+        `  - match: "${HOST}/ssh/*"`,
+        `    to: "${ssh.url(join(dirname(lib.dir), "*.git"))}"`,
+        `sshKeyFile: ${keyFile}`,
+        `sshKnownHosts: ${knownHosts}`,
+        "",
+      ].join("\n"),
+    );
+    return file;
+  }
+
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "goark-direct-ssh-"));
     git = await startGitHost({ host: HOST });
@@ -128,20 +150,10 @@ describe("direct mode over ssh answers as the go command does", { timeout: 300_0
     await mkdir(confDir);
     await writeFile(join(confDir, "id_goark"), await readFile(ssh.key.file), { mode: 0o600 });
     await writeFile(join(confDir, "known_hosts"), `${ssh.knownHostsLine}\n`);
-    await writeFile(
-      join(confDir, "goark.yaml"),
-      [
-        "upstream: direct",
-        `private: ${HOST}`,
-        "rewrite:",
-        `  - match: "${HOST}/ssh/*"`,
-        `    to: "${ssh.url(join(dirname(lib.dir), "*.git"))}"`,
-        "sshKeyFile: id_goark",
-        "sshKnownHosts: known_hosts",
-        "",
-      ].join("\n"),
-    );
-    goark = await startGoark({ config: join(confDir, "goark.yaml"), logLevel: "debug" });
+    goark = await startGoark({
+      config: await writeConfig(confDir, "id_goark", "known_hosts"),
+      logLevel: "debug",
+    });
     secrets.push(...(await keyMaterial(ssh.key.file)));
 
     direct = await GoClient.create({
@@ -280,20 +292,10 @@ describe("direct mode over ssh answers as the go command does", { timeout: 300_0
     // Through goark's HTTP answer and its logs, at debug level.
     const confDir = join(work, "conf-wrong");
     await mkdir(confDir);
-    await writeFile(
-      join(confDir, "goark.yaml"),
-      [
-        "upstream: direct",
-        `private: ${HOST}`,
-        "rewrite:",
-        `  - match: "${HOST}/ssh/*"`,
-        `    to: "${ssh.url(join(dirname(lib.dir), "*.git"))}"`,
-        `sshKeyFile: ${wrong.file}`,
-        `sshKnownHosts: ${ssh.knownHosts}`,
-        "",
-      ].join("\n"),
-    );
-    const bad = await startGoark({ config: join(confDir, "goark.yaml"), logLevel: "debug" });
+    const bad = await startGoark({
+      config: await writeConfig(confDir, wrong.file, ssh.knownHosts),
+      logLevel: "debug",
+    });
     try {
       const res = await fetch(`${bad.url}/${LIB}/@v/list`);
       const body = await res.text();

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { after, before, describe, test } from "node:test";
 import tar from "tar-stream";
-import { escapePath, escapeVersion } from "../../src/module/path.ts";
+import { escapePath } from "../../src/module/path.ts";
 import { sha256Hex } from "../../src/storage/artefact-meta.ts";
 import { zipKey } from "../../src/storage/keys.ts";
 import { FixtureUpstream, type FixtureVersion, writeTree } from "../helpers/fixture-upstream.ts";
@@ -28,7 +28,12 @@ import { describe as describeRun, GoClient } from "../helpers/go-client.ts";
 import { goark, showRun as show } from "../helpers/goark-cli.ts";
 import { type GoarkInstance, startGoark } from "../helpers/goark-instance.ts";
 import { type Oracle, startOracle } from "../helpers/oracle.ts";
-import { type GoSumdbServer, startGoSumdbServer } from "../helpers/sumdb-server.ts";
+import {
+  type GoSumdbServer,
+  type GoSumRecord,
+  goSumRecords,
+  startGoSumdbServer,
+} from "../helpers/sumdb-server.ts";
 
 const TIMEOUT = 60_000;
 const T = "2024-01-01T00:00:00Z";
@@ -102,7 +107,7 @@ describe("air-gap drill with checksum verification on", { timeout: TIMEOUT * 2 }
   let upstream: FixtureUpstream;
   let sumdb: GoSumdbServer;
   let oracle: Oracle;
-  const records = new Map<string, string>();
+  let records: Map<string, GoSumRecord>;
   const instances: GoarkInstance[] = [];
   const clients: GoClient[] = [];
 
@@ -111,17 +116,9 @@ describe("air-gap drill with checksum verification on", { timeout: TIMEOUT * 2 }
     const tree = join(tmp, "tree");
     await writeTree(tree, VERSIONS);
     oracle = await startOracle();
-    for (const v of VERSIONS) {
-      const zipFile = join(tree, escapePath(v.module), "@v", `${escapeVersion(v.version)}.zip`);
-      const zip = (await oracle.ask<string>("dirhash.HashZip", [zipFile])).v!;
-      const gomod = (await oracle.ask<string>("dirhash.HashGoMod", [String(v.files["go.mod"])])).v!;
-      records.set(
-        `${v.module}@${v.version}`,
-        `${v.module} ${v.version} ${zip}\n${v.module} ${v.version}/go.mod ${gomod}\n`,
-      );
-    }
+    records = await goSumRecords(oracle, tree, VERSIONS);
     upstream = await FixtureUpstream.start(tree);
-    sumdb = await startGoSumdbServer((_db, path, version) => records.get(`${path}@${version}`));
+    sumdb = await startGoSumdbServer((_db, path, version) => records.get(`${path}@${version}`)?.text);
     await writeFile(join(tmp, "go.mod"), MAIN["go.mod"]);
   });
 
@@ -174,7 +171,7 @@ describe("air-gap drill with checksum verification on", { timeout: TIMEOUT * 2 }
     const lookup = await fetch(`${offline.url}/sumdb/${NAME}/lookup/${escapePath(GAMMA)}@v1.1.0`);
     const lookupText = await lookup.text();
     assert.equal(lookup.status, 200, lookupText);
-    assert.ok(lookupText.includes(records.get(`${GAMMA}@v1.1.0`)!), lookupText);
+    assert.ok(lookupText.includes(records.get(`${GAMMA}@v1.1.0`)!.text), lookupText);
 
     const key = await goark(
       ["sumdb", "key", "--storage", join(tmp, "offline"), "--url", offline.url, "--json"],
@@ -198,12 +195,17 @@ describe("air-gap drill with checksum verification on", { timeout: TIMEOUT * 2 }
     assert.equal(out, "alpha+beta Gamma\n");
     // The go command verified every module through goark's own log: its go.sum is Go's hashes.
     const gosum = await readFile(join(dir, "go.sum"), "utf8");
-    const want = [...records.values()].join("").split("\n").filter(Boolean).sort();
+    const want = [...records.values()]
+      .map((r) => r.text)
+      .join("")
+      .split("\n")
+      .filter(Boolean)
+      .sort();
     assert.deepEqual(gosum.split("\n").filter(Boolean).sort(), want);
     const lookedUp = join(go.env.GOMODCACHE!, "cache/download/sumdb", ownName, "lookup", `${ALPHA}@v1.0.0`);
     const verifiedOwn = await readFile(lookedUp, "utf8").catch(() => "");
     assert.ok(
-      verifiedOwn.includes(records.get(`${ALPHA}@v1.0.0`)!),
+      verifiedOwn.includes(records.get(`${ALPHA}@v1.0.0`)!.text),
       "the go command looked ALPHA up in goark's log",
     );
 

@@ -15,7 +15,6 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { escapePath, escapeVersion } from "../../src/module/path.ts";
 import { DiskStorage } from "../../src/storage/disk.ts";
 import { zipKey } from "../../src/storage/keys.ts";
 import { type VerifyReport, verifyStore } from "../../src/store-ops/verify.ts";
@@ -25,7 +24,12 @@ import { type GitHost, startGitHost } from "../helpers/git-host.ts";
 import { describe as describeRun, GoClient } from "../helpers/go-client.ts";
 import { type GoarkInstance, startGoark } from "../helpers/goark-instance.ts";
 import { type Oracle, startOracle } from "../helpers/oracle.ts";
-import { type GoSumdbServer, startGoSumdbServer } from "../helpers/sumdb-server.ts";
+import {
+  type GoSumdbServer,
+  type GoSumRecord,
+  goSumRecords,
+  startGoSumdbServer,
+} from "../helpers/sumdb-server.ts";
 
 const HOST = "git.goark.test";
 const PRIVATE = `${HOST}/corp/secret`;
@@ -44,7 +48,7 @@ describe("goark's own checksum database with the real go client", { timeout: TIM
   const instances: GoarkInstance[] = [];
   const saved: Record<string, string | undefined> = {};
   /** Go's go.sum lines of the public fixture versions (what the upstream database holds). */
-  const records = new Map<string, string>();
+  let records: Map<string, GoSumRecord>;
 
   const program = {
     "go.mod": `module example.com/app\n\ngo 1.19\n\nrequire (\n${[...graph.direct, { module: PRIVATE, version: "v1.0.0" }].map((d) => `\t${d.module} ${d.version}\n`).join("")})\n`,
@@ -113,17 +117,9 @@ describe("goark's own checksum database with the real go client", { timeout: TIM
     const tree = join(tmp, "tree");
     await writeTree(tree, graph.versions);
     oracle = await startOracle();
-    for (const v of graph.versions) {
-      const file = join(tree, escapePath(v.module), "@v", `${escapeVersion(v.version)}.zip`);
-      const zip = (await oracle.ask<string>("dirhash.HashZip", [file])).v!;
-      const mod = (await oracle.ask<string>("dirhash.HashGoMod", [String(v.files["go.mod"])])).v!;
-      records.set(
-        `${v.module}@${v.version}`,
-        `${v.module} ${v.version} ${zip}\n${v.module} ${v.version}/go.mod ${mod}\n`,
-      );
-    }
+    records = await goSumRecords(oracle, tree, graph.versions);
     upstream = await FixtureUpstream.start(tree);
-    sumdb = await startGoSumdbServer((_db, path, version) => records.get(`${path}@${version}`));
+    sumdb = await startGoSumdbServer((_db, path, version) => records.get(`${path}@${version}`)?.text);
     host = await startGitHost({ host: HOST });
     const m01 = graph.modules[0]!;
     await host.createRepo("corp/secret", [
@@ -177,7 +173,7 @@ describe("goark's own checksum database with the real go client", { timeout: TIM
       const [path, vers] = line.split(" ");
       const rec = records.get(`${path}@${vers!.replace(/\/go\.mod$/, "")}`);
       if (path!.startsWith(HOST)) continue;
-      assert.ok(rec?.includes(line), `${line} is what the upstream database holds`);
+      assert.ok(rec?.text.includes(line), `${line} is what the upstream database holds`);
     }
     assert.ok(
       sumdb.asked.some((a) => a.includes(top.module)),
@@ -234,7 +230,7 @@ describe("goark's own checksum database with the real go client", { timeout: TIM
       const { report, summary } = await verify();
       const p = report.problems.find((x) => x.key === zipKey(victim.module, victim.version));
       assert.ok(p, JSON.stringify(report.problems));
-      const want = records.get(`${victim.module}@${victim.version}`)!.split("\n")[0]!.split(" ")[2]!;
+      const want = records.get(`${victim.module}@${victim.version}`)!.zip;
       assert.ok(p.problem.includes(`records ${want}`), p.problem);
       assert.match(summary, /consistent with its signed head; 1 stored artefacts differ/);
     } finally {

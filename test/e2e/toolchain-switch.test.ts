@@ -13,11 +13,10 @@
  * goark, and runs them.
  */
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { escapePath, escapeVersion } from "../../src/module/path.ts";
 import { goPlatformOf } from "../../src/module/toolchain.ts";
 import { fakeToolchainMarker, fakeToolchains, TOOLCHAIN_MODULE } from "../helpers/fake-toolchain.ts";
 import { FixtureUpstream, type FixtureVersion, writeTree } from "../helpers/fixture-upstream.ts";
@@ -25,7 +24,7 @@ import { describe as describeRun, GoClient } from "../helpers/go-client.ts";
 import { goark, showRun as show } from "../helpers/goark-cli.ts";
 import { type GoarkInstance, startGoark } from "../helpers/goark-instance.ts";
 import { type Oracle, startOracle } from "../helpers/oracle.ts";
-import { type GoSumdbServer, startGoSumdbServer } from "../helpers/sumdb-server.ts";
+import { type GoSumdbServer, goSumRecords, startGoSumdbServer } from "../helpers/sumdb-server.ts";
 import { findSwitchingGo, SWITCHING_GO_HINT } from "../helpers/switching-go.ts";
 
 const TIMEOUT = 240_000;
@@ -76,7 +75,6 @@ describe("Go toolchains: warm → export → import → serve --offline → the 
   let upstream: FixtureUpstream;
   let sumdb: GoSumdbServer;
   let oracle: Oracle;
-  const records = new Map<string, string>();
   const instances: GoarkInstance[] = [];
   const clients: GoClient[] = [];
 
@@ -90,21 +88,9 @@ describe("Go toolchains: warm → export → import → serve --offline → the 
     const tree = join(tmp, "tree");
     await writeTree(tree, VERSIONS);
     oracle = await startOracle();
-    for (const v of VERSIONS) {
-      const zipFile = join(tree, escapePath(v.module), "@v", `${escapeVersion(v.version)}.zip`);
-      const zip = (await oracle.ask<string>("dirhash.HashZip", [zipFile])).v!;
-      const modText = await readFile(
-        join(tree, escapePath(v.module), "@v", `${escapeVersion(v.version)}.mod`),
-        "utf8",
-      );
-      const gomod = (await oracle.ask<string>("dirhash.HashGoMod", [modText])).v!;
-      records.set(
-        `${v.module}@${v.version}`,
-        `${v.module} ${v.version} ${zip}\n${v.module} ${v.version}/go.mod ${gomod}\n`,
-      );
-    }
+    const records = await goSumRecords(oracle, tree, VERSIONS);
     upstream = await FixtureUpstream.start(tree);
-    sumdb = await startGoSumdbServer((_db, path, version) => records.get(`${path}@${version}`));
+    sumdb = await startGoSumdbServer((_db, path, version) => records.get(`${path}@${version}`)?.text);
     for (const [dir, files] of [
       ["app", APP],
       ["old", OLD],

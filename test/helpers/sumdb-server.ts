@@ -2,15 +2,19 @@
  * golang.org/x/mod's own checksum-database server on loopback (the Go program
  * in test/sumdb-server): built once per source hash, started per test, fed
  * with go.sum records by a callback the test provides. See main.go there for
- * the routes (/honest/, /fork/, /badtile/, /badrecord/).
+ * the routes (/honest/, /fork/, /badtile/, /badrecord/). goSumRecords makes
+ * the records of a fixture tree with Go's own dirhash (the oracle).
  */
 import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { buildGoProgram } from "./oracle.ts";
+import { escapePath, escapeVersion } from "../../src/module/path.ts";
+import type { FixtureVersion } from "./fixture-upstream.ts";
+import { buildGoProgram, type Oracle } from "./oracle.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const SRC_DIR = join(ROOT, "test/sumdb-server");
@@ -34,6 +38,51 @@ export interface GoSumdbServer {
   /** What the server wrote to stderr (a Go panic shows here). */
   stderr(): string;
   close(): Promise<void>;
+}
+
+/** One module version's go.sum record as Go computes it. */
+export interface GoSumRecord {
+  /** h1: hash of the zip. */
+  zip: string;
+  /** h1: hash of the go.mod. */
+  mod: string;
+  /** The two go.sum lines: `<path> <version> <zip>\n<path> <version>/go.mod <mod>\n`. */
+  text: string;
+}
+
+/**
+ * The go.sum records of versions as writeTree wrote them under tree, keyed
+ * path@version: Go's dirhash (the oracle) over the tree's own .zip and .mod
+ * files, so the expected hashes never come from goark's code.
+ */
+export async function goSumRecords(
+  oracle: Oracle,
+  tree: string,
+  versions: FixtureVersion[],
+): Promise<Map<string, GoSumRecord>> {
+  const stems = versions.map((v) => join(tree, escapePath(v.module), "@v", escapeVersion(v.version)));
+  const [zips, mods] = await Promise.all([
+    oracle.askAll<string>(
+      "dirhash.HashZip",
+      stems.map((f) => [`${f}.zip`]),
+    ),
+    Promise.all(stems.map((f) => readFile(`${f}.mod`, "utf8"))).then((texts) =>
+      oracle.askAll<string>(
+        "dirhash.HashGoMod",
+        texts.map((t) => [t]),
+      ),
+    ),
+  ]);
+  const records = new Map<string, GoSumRecord>();
+  versions.forEach((v, i) => {
+    const zip = zips[i]!.v;
+    const mod = mods[i]!.v;
+    if (!zip || !mod)
+      throw new Error(`oracle hashes for ${v.module}@${v.version}: ${zips[i]!.err} ${mods[i]!.err}`);
+    const text = `${v.module} ${v.version} ${zip}\n${v.module} ${v.version}/go.mod ${mod}\n`;
+    records.set(`${v.module}@${v.version}`, { zip, mod, text });
+  });
+  return records;
 }
 
 /** Starts x/mod's sumdb server with records from gosum. */
