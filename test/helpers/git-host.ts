@@ -234,6 +234,11 @@ export async function startGitHost(options: GitHostOptions = {}): Promise<GitHos
     const protocol = req.headers["git-protocol"];
     if (typeof protocol === "string") env.GIT_PROTOCOL = protocol;
     const cgi = spawn("git", ["http-backend"], { env, stdio: ["pipe", "pipe", "ignore"] });
+    // A client gone (killed) must not leave git http-backend waiting for the rest of its request.
+    res.once("close", () => {
+      if (cgi.exitCode === null && cgi.signalCode === null) cgi.kill("SIGKILL");
+    });
+    cgi.stdin.on("error", () => undefined);
     req.pipe(cgi.stdin);
     let head = Buffer.alloc(0);
     let headersDone = false;
@@ -291,6 +296,7 @@ export async function startGitHost(options: GitHostOptions = {}): Promise<GitHos
       return send(res, 400, "bad request URL\n");
     }
     await options.gate?.(req.method ?? "GET", url.pathname);
+    if (req.socket.destroyed) return;
     const local = url.hostname === "127.0.0.1" || url.hostname === "localhost";
     if (url.protocol !== (secure ? "https:" : "http:") || (url.hostname !== host && !local)) {
       // A proxy with no network behind it: every other host is unreachable.

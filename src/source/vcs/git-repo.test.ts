@@ -144,4 +144,39 @@ describe("GitRepo mirror", () => {
       assert.equal(data?.toString(), `package m\n\nconst F${i} = ${i}\n`);
     }
   });
+
+  test("git's lock files, left by a git killed while writing, are cleared and the fetch goes on", async () => {
+    const repo = newRepo("leftovers");
+    assert.equal((await repo.stat("v1.0.0")).name, hashes[0]);
+    for (const f of ["shallow.lock", "packed-refs.lock", "refs/tags/v1.1.0.lock"]) {
+      await writeFile(join(repo.dir, f), "");
+    }
+    assert.equal((await repo.stat("v1.1.0")).name, hashes[1]);
+    assert.ok(await exists(join(repo.dir, "shallow")), "still fetched shallow");
+    for (const f of ["shallow.lock", "packed-refs.lock", "refs/tags/v1.1.0.lock"]) {
+      assert.equal(await exists(join(repo.dir, f)), false, f);
+    }
+    assert.equal(await exists(`${repo.dir}.lock`), false);
+  });
+
+  test("what another process did to the mirror counts: its full fetch, its removal", async () => {
+    const one = newRepo("shared");
+    const two = newRepo("shared");
+    assert.equal((await one.stat("v1.0.0")).name, hashes[0]);
+    assert.equal(await two.recentTag(hashes[5] as string, "", () => true, compare), "v1.3.1");
+    // one knew the mirror as shallow; it is complete now, so one does not fetch shallow into it.
+    await execFileP("git", ["tag", "v1.9.0", hashes[4] as string], { cwd: join(work, "remote.git"), env });
+    assert.equal((await one.stat("v1.9.0")).name, hashes[4]);
+    assert.equal(await exists(join(one.dir, "shallow")), false);
+
+    const before = await one.listTree("v1.2.0", "");
+    await rm(one.dir, { recursive: true, force: true });
+    const data = await one.readFile("v1.2.0", "f2.go", 1 << 20);
+    assert.equal(data?.toString(), "package m\n\nconst F2 = 2\n");
+    assert.equal(await one.readFile("v1.2.0", "nope.go", 1 << 20), undefined);
+    await rm(one.dir, { recursive: true, force: true });
+    assert.deepEqual(await one.listTree("v1.2.0", ""), before);
+    assert.ok(await exists(join(one.dir, "objects")));
+    await execFileP("git", ["fsck", "--no-dangling"], { cwd: one.dir });
+  });
 });

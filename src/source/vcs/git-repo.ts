@@ -38,7 +38,7 @@ import {
   runEnvironment,
   runGit,
 } from "./git-command.ts";
-import { acquireMirrorLock, type MirrorLock, mirrorLockPath } from "./mirror-lock.ts";
+import { acquireMirrorLock, MirrorBusyError, type MirrorLock, mirrorLockPath } from "./mirror-lock.ts";
 
 export interface RevInfo {
   /** Full commit hash. */
@@ -124,6 +124,8 @@ const PACK_TROUBLE =
   /packfile|pack-[0-9a-f]{40,64}|\.(pack|idx)\b|unable to read|failed to read|could not read|cannot read|bad object|No such file or directory/i;
 /** cat-file's answer for a path the commit does not have (also what it says when the commit is missing). */
 const ABSENT = /does not exist in|exists on disk, but not in/;
+/** git refusing to write because one of its lock files is there. */
+const LOCK_EXISTS = /Unable to create '[^']*\.lock': File exists/;
 /** What #git answers for a command that could not start because the mirror is gone (pruned). */
 const GONE_STDERR = "fatal: the mirror was removed";
 
@@ -152,6 +154,8 @@ const NO_FILE = Symbol("no such file");
 const FILE_CACHE_ENTRIES = 512;
 const FILE_CACHE_ITEM = 64 << 10;
 export const REMOTE_FILE = "goark-remote";
+/** Present once a full fetch has brought every branch and tag with their history. */
+const COMPLETE_FILE = "goark-complete";
 
 export function isAllHex(s: string): boolean {
   return HEX_RE.test(s);
@@ -287,7 +291,12 @@ export class GitRepo {
     };
     let ok = false;
     try {
-      const r = await limited();
+      let r = await limited();
+      if (held !== undefined && r.code !== 0 && LOCK_EXISTS.test(r.stderr)) {
+        // Left by a git killed while writing (nobody else writes under this lock): cleared, then once more.
+        await this.#clearGitLeftovers();
+        r = await limited();
+      }
       ok = r.code === 0;
       return r;
     } catch (err) {
@@ -357,15 +366,17 @@ export class GitRepo {
    * git writes this mirror.
    */
   async #clearGitLeftovers(): Promise<void> {
-    let names: string[];
-    try {
-      names = await readdir(this.dir, { recursive: true });
-    } catch {
-      return;
-    }
-    const junk = names.filter(
-      (n) => n.endsWith(".lock") || /^objects\/pack\/(tmp_|\.tmp-)/.test(n) || /^objects\/incoming-/.test(n),
-    );
+    const list = (sub: string, recursive = false) =>
+      readdir(join(this.dir, sub), { recursive }).then(
+        (names) => names.map((n) => join(sub, n)),
+        () => [] as string[],
+      );
+    const junk = [
+      ...(await list(".")).filter((n) => n.endsWith(".lock")),
+      ...(await list("refs", true)).filter((n) => n.endsWith(".lock")),
+      ...(await list(join("objects", "pack"))).filter((n) => /\/(tmp_|\.tmp-)[^/]*$/.test(n)),
+      ...(await list("objects")).filter((n) => /\/incoming-[^/]*$/.test(n)),
+    ];
     for (const n of junk)
       await rm(join(this.dir, n), { recursive: true, force: true }).catch(() => undefined);
   }
@@ -463,10 +474,13 @@ export class GitRepo {
   /** A mirror found on disk: shallow if git says so, complete if it holds anything, else empty. */
   async #existingState(): Promise<MirrorState> {
     if (await this.#exists(join(this.dir, "shallow"))) return "shallow";
+    if (await this.#exists(join(this.dir, COMPLETE_FILE))) return "complete";
+    // Objects without the mark: single commits (a root commit leaves no shallow file), or a mirror
+    // from before the mark; either way the next full fetch makes it complete.
     const objects = await readdir(join(this.dir, "objects")).catch(() => [] as string[]);
-    if (objects.some((n) => n.length === 2)) return "complete";
+    if (objects.some((n) => n.length === 2)) return "shallow";
     const packs = await readdir(join(this.dir, "objects", "pack")).catch(() => [] as string[]);
-    return packs.some((n) => n.endsWith(".pack")) ? "complete" : "empty";
+    return packs.some((n) => n.endsWith(".pack")) ? "shallow" : "empty";
   }
 
   /** Marks the mirror as used now (pruning goes by this time). */
@@ -700,6 +714,8 @@ export class GitRepo {
       await run([]);
       // As Go does: new refs first, then the history, in two fetches (one trips up older gits).
       if (await this.#exists(join(this.dir, "shallow"))) await run(["--unshallow"]);
+      // Other processes (and this one, later) read the state from the mirror.
+      await writeFile(join(this.dir, COMPLETE_FILE), "");
     } finally {
       this.#fetchSeq++;
       await this.#countNewPacks(before);
@@ -774,7 +790,7 @@ export class GitRepo {
       }
     }
     // While the refs are being read, fetch the tag a version names: it is almost always there.
-    const fetchEarly = (): Promise<unknown> | undefined => {
+    const fetchEarly = (): Promise<MirrorBusyError | undefined> | undefined => {
       if (this.#state === "complete" || !this.#shallowOk || looksLikeHash(rev) || !looksLikeVersionTag(rev)) {
         return undefined;
       }
@@ -783,7 +799,11 @@ export class GitRepo {
         if (this.#fetchSeq === seq && this.#state !== "complete") {
           await this.#fetchShallowLocked(`refs/tags/${rev}`, opts.signal);
         }
-      }).catch(() => undefined);
+      }).then(
+        () => undefined,
+        // Waiting once for another process's lock is enough: the request fails with that.
+        (err: unknown) => (err instanceof MirrorBusyError ? err : undefined),
+      );
     };
     let early = this.#refsFresh() ? undefined : fetchEarly();
     const generation = this.#generation;
@@ -804,7 +824,7 @@ export class GitRepo {
     rev: string,
     refs: Map<string, string>,
     opts: OpOptions,
-    early: Promise<unknown> | undefined,
+    early: Promise<MirrorBusyError | undefined> | undefined,
   ): Promise<RevInfo> {
     let version = rev;
     let ref: string | undefined;
@@ -838,7 +858,8 @@ export class GitRepo {
     } else {
       throw unknownRevision(rev);
     }
-    if (early !== undefined) await early;
+    const busy = await early;
+    if (busy !== undefined) throw busy;
     // A commit no ref names is looked for in the whole history, never fetched by hash
     // (that could import commits the remote does not publish, such as rejected pull requests).
     if (ref === undefined) await this.#ensureHistory(opts);

@@ -60,6 +60,9 @@ export interface MirrorLock {
   release(): Promise<void>;
 }
 
+/** The lock's holder did not let go within the wait bound. */
+export class MirrorBusyError extends TimeoutError {}
+
 /** A held break lock older than this belongs to a breaker that died (breaking takes milliseconds). */
 const BREAK_STALE_MS = 30_000;
 const MARGIN_MS = 60_000;
@@ -275,7 +278,7 @@ export async function acquireMirrorLock(path: string, opts: MirrorLockOptions): 
     }
     const left = deadline - Date.now();
     if (left <= 0) {
-      throw new TimeoutError(
+      throw new MirrorBusyError(
         `git mirror of ${opts.what} is busy: ${describeOwner(last)} holds ${path}; gave up after ${Math.round(opts.waitMs / 1000)}s`,
       );
     }
