@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFile, fork } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -242,10 +242,23 @@ describe("one git mirror, several processes", { timeout: 240_000 }, () => {
     ]);
     const want = info.commits.at(-1)?.hash;
     await a.ok({ op: "refs" });
+    // A second process that waits at most a second (its gitTimeout) for the lock.
+    const impatient = child(dir, { refsMaxAgeMs: 60_000, networkTimeoutMs: 1000 });
+    await impatient.ok({ op: "refs" });
     const release = holdPacks();
     try {
       const pending = a.call({ op: "stat", rev: "v1.50.0" });
       const owner = await heldBy(dir, await a.ready);
+      const busy = await impatient.call({ op: "stat", rev: "v1.50.0" });
+      assert.ok(busy.error !== undefined && !busy.error.includes("\n"), busy.error);
+      assert.match(
+        busy.error,
+        new RegExp(
+          `^git mirror of ${remote.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is busy: process ${owner.pid} on ${hostname()} \\(since [^)]+\\) holds ${dir}\\.lock; gave up after 1s$`,
+        ),
+      );
+      assert.ok(busy.ms < 5000, `gave up after ${busy.ms} ms`);
+      impatient.stop();
       a.proc.kill("SIGKILL");
       await pending;
       await waitFor("the holder to die", () => !alive(owner.pid));

@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { compare } from "../../module/semver.ts";
 import { gitEnvironment } from "./git-command.ts";
 import { GitRepo, parseLsRemote } from "./git-repo.ts";
+import { acquireMirrorLock, MirrorBusyError, mirrorLockPath } from "./mirror-lock.ts";
 
 const execFileP = promisify(execFile);
 
@@ -157,6 +158,36 @@ describe("GitRepo mirror", () => {
       assert.equal(await exists(join(repo.dir, f)), false, f);
     }
     assert.equal(await exists(`${repo.dir}.lock`), false);
+  });
+
+  test("a mirror another process holds: requests give up together once gitTimeout has passed", async () => {
+    const repo = new GitRepo({
+      remote,
+      dir: join(work, "mirrors", "busy"),
+      env: gitEnvironment({ env: { PATH: process.env.PATH } }),
+      allow: ["file"],
+      networkTimeoutMs: 1000,
+    });
+    await repo.stat("v1.0.0");
+    const other = await acquireMirrorLock(mirrorLockPath(repo.dir), { waitMs: 1000, what: "test" });
+    try {
+      const started = Date.now();
+      const results = await Promise.allSettled([repo.stat("v1.1.0"), repo.stat("v1.2.0")]);
+      const took = Date.now() - started;
+      for (const r of results) {
+        assert.equal(r.status, "rejected");
+        assert.ok(r.reason instanceof MirrorBusyError, String(r.reason));
+        assert.match(
+          (r.reason as Error).message,
+          /^git mirror of file:\/\/.* is busy: .*; gave up after 1s$/,
+        );
+      }
+      // Each request's wait is bounded as a whole (its turn in this process included), not one after the other.
+      assert.ok(took < 1800, `both gave up after ${took} ms`);
+    } finally {
+      await other.release();
+    }
+    assert.equal((await repo.stat("v1.1.0")).name, hashes[1]);
   });
 
   test("what another process did to the mirror counts: its full fetch, its removal", async () => {

@@ -572,13 +572,33 @@ export class GitRepo {
    * may take), with the mirror as the last holder left it.
    */
   async #locked<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    const release = await this.#fetchLock.acquire(signal);
+    const network = this.#opts.networkTimeoutMs ?? 10 * 60_000;
+    const since = Date.now();
+    // The bound covers the whole wait: this process's turn, then other processes'.
+    const bound = new AbortController();
+    const timer = setTimeout(
+      () =>
+        bound.abort(
+          new MirrorBusyError(
+            `git mirror of ${redactSecrets(this.remote)} is busy: this process is fetching into it; gave up after ${Math.round(network / 1000)}s`,
+          ),
+        ),
+      network,
+    );
+    let release: () => void;
+    try {
+      release = await this.#fetchLock.acquire(
+        signal === undefined ? bound.signal : AbortSignal.any([signal, bound.signal]),
+      );
+    } finally {
+      clearTimeout(timer);
+    }
     try {
       await mkdir(dirname(this.dir), { recursive: true });
-      const network = this.#opts.networkTimeoutMs ?? 10 * 60_000;
       const lock = await acquireMirrorLock(mirrorLockPath(this.dir), {
         waitMs: network,
-        // No holder works longer than its git's deadline without refreshing the lock.
+        since,
+        // A holder refreshes its lock every few seconds: silence this long means it is gone.
         staleMs: Math.max(network, this.#opts.localTimeoutMs ?? 2 * 60_000) + 60_000,
         mirrorDir: this.dir,
         what: redactSecrets(this.remote),

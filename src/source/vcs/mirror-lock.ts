@@ -39,8 +39,10 @@ export interface LockOwner {
 }
 
 export interface MirrorLockOptions {
-  /** The longest this call waits for another holder. */
+  /** The longest wait for another holder, counted from since. */
   waitMs: number;
+  /** When the caller began to wait (default: now), e.g. for its own process's turn first. */
+  since?: number;
   /** A lock not refreshed for this long is stale (default waitMs + 60 s). */
   staleMs?: number;
   /** How often the holder refreshes its lock (default staleMs / 4, at most 15 s). */
@@ -255,7 +257,7 @@ function describeOwner(seen: Seen | undefined): string {
 export async function acquireMirrorLock(path: string, opts: MirrorLockOptions): Promise<MirrorLock> {
   const staleMs = opts.staleMs ?? opts.waitMs + MARGIN_MS;
   const heartbeatMs = opts.heartbeatMs ?? Math.max(50, Math.min(15_000, Math.floor(staleMs / 4)));
-  const deadline = Date.now() + opts.waitMs;
+  const deadline = (opts.since ?? Date.now()) + opts.waitMs;
   const owner: LockOwner = {
     pid: process.pid,
     host: hostname(),
