@@ -447,7 +447,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     "gitTimeout",
     "DURATION",
     "10m",
-    "Direct mode: longest a network git operation (clone, fetch, ls-remote) may take.",
+    "Direct mode: longest a network git operation (clone, fetch, ls-remote) may take, and a request's longest wait for a git mirror another fetch holds.",
   ),
   option(
     "discoveryTimeout",
