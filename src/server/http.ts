@@ -21,6 +21,7 @@ import { logRequest, type RequestLogEntry, requestIds } from "../observability/l
 import type { Metrics } from "../observability/metrics.ts";
 import { errorResponse, methodNotAllowed } from "../protocol/error-response.ts";
 import { isAllowedMethod, parseRoute, type Route } from "../protocol/route.ts";
+import { sendFile } from "./send-file.ts";
 
 export interface Readiness {
   ok: boolean;
@@ -174,6 +175,24 @@ export function createRequestHandler(
     if (head) {
       res.writeHead(200, headers);
       res.end();
+      return;
+    }
+    const file = core.storage.localPath?.(art.key);
+    if (file !== undefined) {
+      const sent = sendFile(res, file, art.size, ZIP_CHUNK, () => res.writeHead(200, headers));
+      try {
+        await sent;
+        st.bytes = art.size;
+      } catch (err) {
+        if (res.headersSent) {
+          // The client went away or the read failed mid-body; the status is sent, so just drop the connection.
+          res.destroy();
+          return;
+        }
+        if ((err as NodeJS.ErrnoException).code === "ENOENT")
+          throw new NotFoundError(`${art.key}: removed from the store while being served`);
+        throw err;
+      }
       return;
     }
     const stream = await core.openZip(art.key, ZIP_CHUNK);
