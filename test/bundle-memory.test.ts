@@ -1,7 +1,7 @@
 /**
  * Memory stays flat: exporting and importing a bundle of about 200 MB (four
  * versions with 50 MB zips of incompressible data) must not need much more
- * memory than doing the same with a bundle of a few MB. Peak RSS is measured
+ * memory than doing the same with a bundle of about 20 MB. Peak RSS is measured
  * in child processes (process.resourceUsage().maxRSS).
  */
 import assert from "node:assert/strict";
@@ -99,14 +99,16 @@ describe("memory stays flat with bundle size", { timeout: 900_000 }, () => {
   let base: string;
   before(async () => {
     base = await mkdtemp(join(tmpdir(), "goark-mem-"));
-    await fill(join(base, "small"), 4, 5, 100 * 1024); // ~2 MB
+    // ~20 MB: past the fixed buffers and pools import sets up for any real bundle (~45 MiB),
+    // so the comparison shows growth with size, not that fixed cost.
+    await fill(join(base, "small"), 4, 5, MB); // ~20 MB
     await fill(join(base, "big"), 4, 5, 10 * MB); // ~200 MB
   });
   after(async () => {
     await rm(base, { recursive: true, force: true });
   });
 
-  test("export and import of ~200 MB use about the memory of ~2 MB", async (t) => {
+  test("export and import of ~200 MB use about the memory of ~20 MB", async (t) => {
     const results: Record<string, number> = {};
     for (const size of ["small", "big"]) {
       const bundle = join(base, `${size}.tar`);
@@ -123,13 +125,13 @@ describe("memory stays flat with bundle size", { timeout: 900_000 }, () => {
       ),
     );
     assert.ok(results.bigBundle! > 200 * MB, "the big bundle is over 200 MB");
-    // Flat: the 100x larger bundle may cost buffers and caches, not its size.
+    // Flat: the 10x larger bundle (50 MB zips instead of 5 MB) may not cost more than noise.
     assert.ok(
-      results.bigExportRss! - results.smallExportRss! < 64 * MB,
+      results.bigExportRss! - results.smallExportRss! < 40 * MB,
       "export memory grows with bundle size",
     );
     assert.ok(
-      results.bigImportRss! - results.smallImportRss! < 64 * MB,
+      results.bigImportRss! - results.smallImportRss! < 40 * MB,
       "import memory grows with bundle size",
     );
   });
