@@ -51,6 +51,7 @@ import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { asGoarkError, GoarkError, StorageError } from "../errors.ts";
+import { errCode, processAlive } from "../sys-errors.ts";
 import {
   buildMeta,
   copyMeta,
@@ -137,23 +138,9 @@ const LINKLESS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
 const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
 const TEMP_NAME = /^([0-9a-f]{8})-(\d+)-[0-9a-f]+\.[a-z-]+$/;
 
-function errCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err ? String(err.code) : undefined;
-}
-
 function isMissing(err: unknown): boolean {
   const code = errCode(err);
   return code === "ENOENT" || code === "ENOTDIR";
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: alive, owned by someone else.
-    return errCode(err) === "EPERM";
-  }
 }
 
 /** Runs fn over items, at most `limit` at a time (fsyncs wait on the disk, not the CPU). */

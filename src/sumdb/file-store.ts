@@ -10,13 +10,10 @@ import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { InvalidPathError, StorageError } from "../errors.ts";
 import type { CommitResult, PutMeta } from "../storage/storage.ts";
+import { errCode } from "../sys-errors.ts";
 
 // Escaped module paths, versions, tile paths and database names use only these.
 const ELEMENT = /^[A-Za-z0-9_~!+@-][A-Za-z0-9._~!+@-]*$/;
-
-function errCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err ? String(err.code) : undefined;
-}
 
 /** Throws InvalidPathError unless key is a relative path of safe elements (no dot-names, no ..). */
 export function checkSumdbKey(key: string): void {

@@ -26,6 +26,7 @@ import { ConfigError, GoarkError, NotFoundError, StorageError } from "../errors.
 import { hashGoMod, hashZip } from "../module/dirhash.ts";
 import { modKey, zipKey } from "../storage/keys.ts";
 import type { Storage } from "../storage/storage.ts";
+import { errCode, processAlive } from "../sys-errors.ts";
 import { SumdbFiles, syncDir } from "./file-store.ts";
 import { LogStore, TILE_HEIGHT } from "./log-store.ts";
 import { generateKey, parseSignerKey, parseVerifierKey, type Signer, type Verifier } from "./note.ts";
@@ -44,10 +45,6 @@ import {
 export const SUMDB_DIR = ".sumdb";
 const KEY_FILE = "key";
 const LOCK_FILE = "lock";
-
-function errCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err ? String(err.code) : undefined;
-}
 
 /** goark.<this host>, reduced to what a database name (host[/path]) may hold. */
 export function defaultSumdbName(host = hostname()): string {
@@ -162,15 +159,6 @@ interface LockInfo {
   host: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errCode(err) === "EPERM";
-  }
-}
-
 /**
  * Takes the writer lock; returns undefined when taken, else who holds it. A
  * lock of a dead process on this host is stale and taken over.
@@ -193,7 +181,7 @@ async function takeLock(dir: string): Promise<LockInfo | undefined> {
     } catch {
       holder = undefined; // unreadable or half-written: a crashed writer's
     }
-    if (holder !== undefined && (holder.host !== me.host || alive(holder.pid))) return holder;
+    if (holder !== undefined && (holder.host !== me.host || processAlive(holder.pid))) return holder;
     await rm(file, { force: true });
   }
   throw new StorageError(`cannot take the checksum database lock ${file}`);

@@ -25,6 +25,7 @@ import { randomBytes } from "node:crypto";
 import { type FileHandle, open, readlink, realpath, rename, unlink, utimes } from "node:fs/promises";
 import { hostname } from "node:os";
 import { TimeoutError, UpstreamError } from "../../errors.ts";
+import { errCode, processAlive } from "../../sys-errors.ts";
 
 /** What a lock file says. */
 export interface LockOwner {
@@ -72,19 +73,6 @@ const MARGIN_MS = 60_000;
 /** The lock file of the mirror at dir (beside it, so removing the mirror leaves the lock in place). */
 export function mirrorLockPath(dir: string): string {
   return `${dir}.lock`;
-}
-
-function errCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errCode(err) === "EPERM";
-  }
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -171,7 +159,7 @@ async function removeAside(path: string): Promise<void> {
  * to tell, so it is left alone and the lock judged by age).
  */
 async function orphanAt(pid: number, mirrorDir: string | undefined): Promise<"yes" | "no" | "unknown"> {
-  if (!alive(pid)) return "no";
+  if (!processAlive(pid)) return "no";
   if (mirrorDir === undefined) return "unknown";
   let cwd: string;
   try {
@@ -195,19 +183,19 @@ async function stopOrphan(pid: number): Promise<void> {
       return;
     }
   }
-  for (let i = 0; i < 100 && alive(pid); i++) await sleep(50, undefined);
+  for (let i = 0; i < 100 && processAlive(pid); i++) await sleep(50, undefined);
 }
 
 /** Whether seen is a lock nobody holds any more (stopping an orphaned git of its dead holder first). */
 async function isStale(seen: Seen, staleMs: number, mirrorDir: string | undefined): Promise<boolean> {
   const o = seen.owner;
-  if (o !== undefined && o.host === hostname() && !alive(o.pid)) {
+  if (o !== undefined && o.host === hostname() && !processAlive(o.pid)) {
     if (o.git === undefined) return true;
     const orphan = await orphanAt(o.git, mirrorDir);
     if (orphan === "no") return true;
     if (orphan === "yes") {
       await stopOrphan(o.git);
-      return !alive(o.git);
+      return !processAlive(o.git);
     }
   }
   return Date.now() - seen.mtimeMs > staleMs;
@@ -229,7 +217,7 @@ async function breakStale(path: string, seen: Seen): Promise<"removed" | "retry"
   if (!(await createExclusive(breakPath, JSON.stringify(me)))) {
     const other = await inspect(breakPath);
     if (other === undefined) return "retry";
-    const dead = other.owner?.host === hostname() && !alive(other.owner.pid);
+    const dead = other.owner?.host === hostname() && !processAlive(other.owner.pid);
     if (dead || Date.now() - other.mtimeMs > BREAK_STALE_MS) {
       const again = await inspect(breakPath);
       if (again !== undefined && same(again, other)) await removeAside(breakPath);
