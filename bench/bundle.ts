@@ -11,10 +11,12 @@
  *   (b) goark importBundle into an empty store vs `tar -xf` of the plain tar
  *       into an empty directory.
  * goark runs through the library in a fresh child process (this file, mode
- * `child`), with the store opened as the goark CLI's store commands open it;
- * its time is measured inside the child around the call (tsx start-up
- * excluded; the child's wall time is printed too) and its peak RSS is the
- * child's getrusage maxrss. tar's time is its process wall time. Throughput is
+ * `child`), compiled as the README's set-up compiles it (`npm run build`,
+ * run first by this script; the CLI runs dist/ when it exists), with the
+ * store opened as the goark CLI's store commands open it; its time and CPU
+ * are measured inside the child around the call (start-up excluded; the
+ * child's wall time is printed too) and its peak RSS is the child's
+ * getrusage maxrss. tar's time is its process wall time. Throughput is
  * the store's payload bytes (all files of the store tree) over the time, the
  * same numerator for both sides, so the ratio is tar time / goark time.
  * Goal: goark/tar ≥ 0.5 for both. All temp dirs are removed at the end.
@@ -42,15 +44,20 @@ async function child(mode: string, store: string, bundle: string): Promise<void>
   // Opened as `goark export` / `goark import` open it (src/cli/store-command.ts).
   const storage = await DiskStorage.open({ root: store, blockingLoads: true });
   const t0 = performance.now();
+  const u0 = process.resourceUsage();
   let detail: Record<string, number>;
   if (mode === "export") {
     const r = await exportBundle(storage, bundle, { select: { kind: "all" } });
     detail = { versions: r.versions, files: r.files, bytes: r.bytes };
   } else {
-    const r = await importBundle(storage, bundle);
+    // BENCH_ZIP_WORKERS: compare with another number of zip-check workers than the default.
+    const workers = process.env.BENCH_ZIP_WORKERS;
+    const r = await importBundle(storage, bundle, workers ? { zipWorkers: Number(workers) } : {});
     detail = { added: r.added.length, rejected: r.rejected.length };
   }
   const ms = performance.now() - t0;
+  const u1 = process.resourceUsage();
+  detail.cpuMs = (u1.userCPUTime - u0.userCPUTime + u1.systemCPUTime - u0.systemCPUTime) / 1000;
   await storage.close();
   const out: ChildResult = { ms, maxRssBytes: process.resourceUsage().maxRSS * 1024, detail };
   process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -73,8 +80,11 @@ function run(cmd: string, args: string[], cwd = ROOT): Promise<{ ms: number; std
   });
 }
 
+/** This file as `npm run build` compiles it. */
+const BUILT = join(ROOT, "dist", "bench", "bundle.js");
+
 async function goark(mode: "export" | "import", store: string, bundle: string) {
-  const r = await run(process.execPath, ["--import", "tsx", HERE, "child", mode, store, bundle]);
+  const r = await run(process.execPath, [BUILT, "child", mode, store, bundle]);
   const parsed = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as ChildResult;
   return { ...parsed, wallMs: r.ms };
 }
@@ -146,6 +156,12 @@ async function main(): Promise<void> {
     void cleanup().finally(() => process.exit(130));
   });
   try {
+    console.log("building (npm run build) …");
+    await run(process.execPath, [
+      join(ROOT, "node_modules", "typescript", "bin", "tsc"),
+      "-p",
+      "tsconfig.json",
+    ]);
     const store = join(work, "store");
     const t0 = performance.now();
     await buildStore(store, VERSIONS, TOTAL_MB);
@@ -154,8 +170,15 @@ async function main(): Promise<void> {
       `store: ${VERSIONS} versions, ${files} files, ${mb(bytes).toFixed(1)} MB (built in ${((performance.now() - t0) / 1000).toFixed(1)} s); ${REPS} reps`,
     );
 
-    const ex = { goark: [] as number[], goarkWall: [] as number[], tar: [] as number[], rss: [] as number[] };
-    const im = { goark: [] as number[], goarkWall: [] as number[], tar: [] as number[], rss: [] as number[] };
+    const series = () => ({
+      goark: [] as number[],
+      goarkWall: [] as number[],
+      cpu: [] as number[],
+      tar: [] as number[],
+      rss: [] as number[],
+    });
+    const ex = series();
+    const im = series();
     // tar -x then `sync -f`: what extraction costs when it must be on disk, as goark's import is.
     const durableTar: number[] = [];
     let bundleSize = 0;
@@ -169,6 +192,7 @@ async function main(): Promise<void> {
         const r = await goark("export", store, bundle);
         ex.goark.push(r.ms);
         ex.goarkWall.push(r.wallMs);
+        ex.cpu.push(r.detail.cpuMs!);
         ex.rss.push(r.maxRssBytes);
         bundleSize = (await stat(bundle)).size;
       };
@@ -181,6 +205,7 @@ async function main(): Promise<void> {
         const r = await goark("import", gStore, bundle);
         im.goark.push(r.ms);
         im.goarkWall.push(r.wallMs);
+        im.cpu.push(r.detail.cpuMs!);
         im.rss.push(r.maxRssBytes);
         if (r.detail.added !== VERSIONS || r.detail.rejected !== 0) {
           throw new Error(`import added ${r.detail.added}/${VERSIONS}, rejected ${r.detail.rejected}`);
@@ -198,8 +223,8 @@ async function main(): Promise<void> {
       const importPair = rep % 2 === 0 ? [goarkImport, tarExtract] : [tarExtract, goarkImport];
       for (const f of importPair) await f();
       console.log(
-        `rep ${rep + 1}: export goark ${ex.goark.at(-1)!.toFixed(0)} ms (child wall ${ex.goarkWall.at(-1)!.toFixed(0)}) / tar ${ex.tar.at(-1)!.toFixed(0)} ms; ` +
-          `import goark ${im.goark.at(-1)!.toFixed(0)} ms (child wall ${im.goarkWall.at(-1)!.toFixed(0)}) / tar ${im.tar.at(-1)!.toFixed(0)} ms`,
+        `rep ${rep + 1}: export goark ${ex.goark.at(-1)!.toFixed(0)} ms (cpu ${ex.cpu.at(-1)!.toFixed(0)}, child wall ${ex.goarkWall.at(-1)!.toFixed(0)}) / tar ${ex.tar.at(-1)!.toFixed(0)} ms; ` +
+          `import goark ${im.goark.at(-1)!.toFixed(0)} ms (cpu ${im.cpu.at(-1)!.toFixed(0)}, child wall ${im.goarkWall.at(-1)!.toFixed(0)}) / tar ${im.tar.at(-1)!.toFixed(0)} ms`,
       );
       await Promise.all([bundle, plain, gStore, tDir].map((p) => rm(p, { recursive: true, force: true })));
     }
@@ -213,7 +238,7 @@ async function main(): Promise<void> {
       const t = rate(bytes, median(s.tar));
       const ratio = g / t;
       console.log(
-        `${name}: goark ${g.toFixed(0)} MB/s (${gw.toFixed(0)} MB/s incl. child start-up), tar ${t.toFixed(0)} MB/s, ` +
+        `${name}: goark ${g.toFixed(0)} MB/s (${gw.toFixed(0)} MB/s incl. child start-up; median CPU ${median(s.cpu).toFixed(0)} ms user+sys), tar ${t.toFixed(0)} MB/s, ` +
           `ratio ${ratio.toFixed(2)}× (goal ≥ 0.5×: ${ratio >= 0.5 ? "met" : "NOT met"}), goark peak RSS ${mb(Math.max(...s.rss)).toFixed(0)} MB`,
       );
     };

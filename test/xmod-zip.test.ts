@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
@@ -23,6 +23,7 @@ import {
   create,
   createFromDir,
   unzip,
+  verifyZip,
   type ZipSourceFile,
 } from "../src/module/zip.ts";
 import { writeTestZip } from "./helpers/test-zip.ts";
@@ -237,6 +238,28 @@ describe("unzip", () => {
       }
       assert.equal(await hashDir(dir, `${c.path}@${c.version}/`), c.hash);
       assert.equal(got.h1, c.hash, "h1 computed while extracting");
+    });
+  }
+});
+
+describe("verifyZip from memory (bundle import) agrees with verifyZip from the file", () => {
+  for (const file of casesIn("unzip")) {
+    test(file, async () => {
+      const c = readCase(join(TESTDATA, "unzip", file));
+      const zipPath = await extractToZip(c.archive.files);
+      const data = await readFile(zipPath);
+      const outcome = (p: Promise<{ h1: string }>) =>
+        p.then(
+          (v) => ({ h1: v.h1 }),
+          (err: Error) => ({ err: `${err.constructor.name}: ${err.message}` }),
+        );
+      const fromFile = await outcome(verifyZip(c.path, c.version, zipPath));
+      // A name with no file behind it: the bytes alone must do.
+      const name = `${zipPath}.in-memory`;
+      const fromMemory = await outcome(verifyZip(c.path, c.version, { name, data }));
+      assert.deepEqual(JSON.parse(JSON.stringify(fromMemory).replaceAll(name, zipPath)), fromFile);
+      // Where Go's Unzip accepts the zip, both give Go's hash.
+      if (c.wantErr === "" && "h1" in fromFile) assert.equal(fromFile.h1, c.hash);
     });
   }
 });

@@ -30,6 +30,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { basename } from "node:path";
 import { Readable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
@@ -68,13 +69,11 @@ export interface ImportOptions {
   name?: string;
   extensions?: readonly BundleExtension[];
   /**
-   * Worker threads that check zips while the bundle is read on; 0 (the
-   * default) checks them on this thread, still while reading on. A worker
-   * takes a core's worth of verification off the main thread, for a fixed
-   * price in memory: its own V8 isolate (about 40-50 MB) and its own headroom
-   * of Buffers awaiting collection (up to about 64 MB), so peak memory no
-   * longer stays near that of a small import. Worth it where cores and
-   * memory are spare.
+   * Worker threads that check zips while this thread reads the bundle on: by
+   * default one where there are two cores or more, else 0 (checked on this
+   * thread, still while reading on). Zips up to MEMORY_ZIP_MAX are handed to
+   * the worker as received, without a copy. A worker costs a fixed amount of
+   * memory (its own V8 isolate, about 40 MB) whatever the bundle's size.
    */
   zipWorkers?: number;
   /** Called after each file commit (tests use it to interrupt an import at a chosen point). */
@@ -113,6 +112,8 @@ interface PendingVersion {
   mv: ManifestVersion;
   files: PendingFile[];
   reason?: string;
+  /** Bytes of its zip held in memory for the check (taken from the import's ByteBudget). */
+  held?: number;
 }
 
 /** List files rewritten at once at the end of an import. */
@@ -125,6 +126,48 @@ const STAT_AHEAD = 16;
 const MAX_CHECKING = 8;
 /** The same on this thread: each check holds its zip's read-ahead, so fewer at once; enough to overlap the I/O. */
 const MAX_CHECKING_HERE = 2;
+
+/**
+ * Zips up to this size are kept in memory as they are received and checked
+ * from there (handed to a worker without a copy), not read back from disk;
+ * larger ones are checked from their staged file.
+ */
+const MEMORY_ZIP_MAX = 8 << 20;
+/** Bytes of received zips held in memory for their checks at once. */
+const MEMORY_ZIP_BUDGET = 24 << 20;
+
+/** A count of bytes that may be held at once; take waits until enough are free (one taker may always hold any amount). */
+class ByteBudget {
+  #free: number;
+  readonly #waiting: { n: number; go: () => void }[] = [];
+  #held = 0;
+
+  constructor(readonly total: number) {
+    this.#free = total;
+  }
+
+  async take(n: number): Promise<void> {
+    if (this.#waiting.length === 0 && (n <= this.#free || this.#held === 0)) {
+      this.#free -= n;
+      this.#held++;
+      return;
+    }
+    await new Promise<void>((go) => this.#waiting.push({ n, go }));
+  }
+
+  give(n: number): void {
+    this.#free += n;
+    this.#held--;
+    while (this.#waiting.length > 0) {
+      const w = this.#waiting[0]!;
+      if (w.n > this.#free && this.#held > 0) return;
+      this.#waiting.shift();
+      this.#free -= w.n;
+      this.#held++;
+      w.go();
+    }
+  }
+}
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
@@ -286,42 +329,63 @@ async function readSmall(entry: Readable, max: number): Promise<Buffer> {
 /**
  * Streams an entry into staged (or nowhere) and returns its sha256 and size:
  * the staged file's write stream hashes what it writes, so each byte is
- * hashed once. With `keep` (small files only) the bytes are also returned.
+ * hashed once.
  */
 async function receive(
   entry: Readable,
   staged: Staged | undefined,
-  keep = false,
-): Promise<{ sha256: string; size: number; data?: Buffer }> {
-  const kept: Buffer[] = [];
-  let digest: { sha256: string; size: number } | undefined;
+): Promise<{ sha256: string; size: number }> {
   if (staged === undefined) {
     const hash = createHash("sha256");
     let size = 0;
     for await (const chunk of entry) {
       hash.update(chunk as Buffer);
       size += (chunk as Buffer).length;
-      if (keep) kept.push(chunk as Buffer);
     }
-    digest = { sha256: hash.digest("hex"), size };
-  } else {
-    if (keep) {
-      for await (const chunk of entry) kept.push(chunk as Buffer);
-      const out = staged.createWriteStream();
-      out.end(Buffer.concat(kept));
-      await finished(out);
-    } else {
-      // pipeline() never settles for an entry the tar reader destroyed before it was attached
-      // (a bundle that ends inside this entry).
-      if ((entry as Readable & { destroyed?: boolean }).destroyed)
-        throw new Error("bundle entry was cut off");
-      await pipeline(entry, staged.createWriteStream());
-    }
-    digest = staged.writtenDigest;
-    if (digest === undefined)
-      throw new GoarkError("INTERNAL", `staged file ${staged.path} reported no digest`);
+    return { sha256: hash.digest("hex"), size };
   }
-  return keep ? { ...digest, data: Buffer.concat(kept) } : digest;
+  // pipeline() never settles for an entry the tar reader destroyed before it was attached
+  // (a bundle that ends inside this entry).
+  if ((entry as Readable & { destroyed?: boolean }).destroyed) throw new Error("bundle entry was cut off");
+  await pipeline(entry, staged.createWriteStream());
+  const digest = staged.writtenDigest;
+  if (digest === undefined) throw new GoarkError("INTERNAL", `staged file ${staged.path} reported no digest`);
+  return digest;
+}
+
+/**
+ * An entry's bytes, in a buffer of their own (not a pooled slice, so a zip
+ * can be handed to a worker without a copy). size is what the tar header
+ * says, which expectEntry matched to the manifest.
+ */
+async function collect(entry: Readable, size: number): Promise<Buffer> {
+  if ((entry as Readable & { destroyed?: boolean }).destroyed) throw new Error("bundle entry was cut off");
+  const data = Buffer.from(new ArrayBuffer(size));
+  let at = 0;
+  for await (const chunk of entry) {
+    const c = chunk as Buffer;
+    if (at + c.length > size) throw new Error("bundle entry is longer than its header says");
+    c.copy(data, at);
+    at += c.length;
+  }
+  if (at !== size) throw new Error("bundle entry was cut off");
+  return data;
+}
+
+/**
+ * Writes a received file's bytes to a new staged file, behind the reading:
+ * the staged file's stream hashes them on the way, and a hash that differs
+ * from the manifest's fails the import (tampered), as in the streamed case.
+ */
+async function writeStaged(storage: Storage, pf: PendingFile, data: Buffer, name: string): Promise<void> {
+  const staged = await storage.stage();
+  pf.staged = staged;
+  const out = staged.createWriteStream();
+  out.end(data);
+  await finished(out);
+  const got = staged.writtenDigest;
+  if (got === undefined) throw new GoarkError("INTERNAL", `staged file ${staged.path} reported no digest`);
+  if (got.sha256 !== pf.file.sha256 || got.size !== pf.file.size) throw tampered(name, pf.file, got);
 }
 
 function expectEntry(
@@ -420,7 +484,8 @@ export async function importBundle(
     const reader = new EntryReader(await openBundleStream(input, name), name);
     try {
       manifest = await readManifestEntry(reader, name);
-      if ((opts.zipWorkers ?? 0) > 0) pool = new ZipVerifyPool(opts.zipWorkers);
+      const workers = opts.zipWorkers ?? (availableParallelism() > 1 ? 1 : 0);
+      if (workers > 0) pool = new ZipVerifyPool(workers);
       await receiveVersions(storage, reader, manifest, name, origin, pending, pool);
       await receiveExtensionFiles(storage, reader, manifest, name, extFiles, extStaged);
       const extra = await reader.next();
@@ -454,6 +519,7 @@ async function receiveVersions(
 ): Promise<void> {
   // A version's checks run while the next versions are read; a bounded number at a time.
   const checking: Promise<void>[] = [];
+  const memory = new ByteBudget(MEMORY_ZIP_BUDGET);
   // What the store holds for the next few keys is asked ahead, so the lookups overlap the reading.
   const moduleFiles = manifest.versions.reduce((n, v) => n + v.files.length, 0);
   const stats = new Map<number, ReturnType<Storage["stat"]>>();
@@ -468,11 +534,20 @@ async function receiveVersions(
     stats.delete(i);
     return p;
   };
+  // A file that contradicts the manifest, found behind the reading: the whole import fails with it.
+  let failure: unknown;
+  let failed = false;
+  // The writes of the version being read, which has no task yet.
+  let current: Promise<void>[] = [];
   try {
     let index = 0;
     for (const mv of manifest.versions) {
+      if (failed) throw failure;
       const pv: PendingVersion = { mv, files: [] };
       pending.push(pv);
+      // Files kept in memory are written to staging behind the reading (no wait on the disk here).
+      const writes: Promise<void>[] = [];
+      current = writes;
       for (const kind of mv.files) {
         const file = manifest.files[index]!;
         const existing = await statOf(index++);
@@ -480,14 +555,25 @@ async function receiveVersions(
         const same =
           existing !== undefined && existing.meta.sha256 === file.sha256 && existing.size === file.size;
         // Bytes the store already holds are only hashed (the bundle must still be intact), never staged.
-        const staged =
-          same || existing !== undefined || pv.reason !== undefined ? undefined : await storage.stage();
+        const stage = !same && existing === undefined && pv.reason === undefined;
         const pf: PendingFile = { file, kind };
-        if (staged !== undefined) pf.staged = staged;
         pv.files.push(pf);
-        const got = await receive(entry, staged, staged !== undefined && kind !== "zip");
+        if (stage && (kind !== "zip" || file.size <= MEMORY_ZIP_MAX)) {
+          if (kind === "zip") {
+            await memory.take(file.size);
+            pv.held = file.size;
+          }
+          pf.data = await collect(entry, file.size);
+          const write = writeStaged(storage, pf, pf.data, name);
+          // Handled here, judged when the version's files are all read.
+          write.catch(() => undefined);
+          writes.push(write);
+          continue;
+        }
+        const staged = stage ? await storage.stage() : undefined;
+        if (staged !== undefined) pf.staged = staged;
+        const got = await receive(entry, staged);
         if (got.sha256 !== file.sha256 || got.size !== file.size) throw tampered(name, file, got);
-        if (got.data !== undefined) pf.data = got.data;
         if (existing !== undefined && !same) {
           pv.reason ??= `the store already holds different bytes for ${file.key} (sha256 ${existing.meta.sha256}, the bundle's is ${file.sha256}); stored versions are immutable`;
         }
@@ -495,18 +581,32 @@ async function receiveVersions(
           pv.reason ??= `the manifest's zip hash ${mv.zipH1} differs from the stored zip's ${existing.meta.h1}`;
         }
       }
-      if (pv.reason !== undefined) {
-        await dropStaged(pv);
-        continue;
-      }
+      const release = () => {
+        if (pv.held !== undefined) memory.give(pv.held);
+        delete pv.held;
+        for (const f of pv.files) delete f.data;
+      };
       if (checking.length >= (zips === undefined ? MAX_CHECKING_HERE : MAX_CHECKING)) await checking.shift();
-      checking.push(checkPending(pv, origin, zips));
+      const task = Promise.all(writes).then(
+        () => (pv.reason === undefined ? checkPending(pv, origin, zips) : dropStaged(pv)),
+        async (err: unknown) => {
+          if (!failed) {
+            failed = true;
+            failure = err;
+          }
+          // Every write settled before the caller removes what they staged.
+          await Promise.allSettled(writes);
+        },
+      );
+      checking.push(task.finally(release));
     }
   } finally {
-    // Never leave a check running on files the caller is about to remove.
+    // Never leave a write or a check running on files the caller is about to remove.
+    await Promise.allSettled(current);
     await Promise.all(checking);
     await Promise.allSettled(stats.values());
   }
+  if (failed) throw failure;
 }
 
 /**

@@ -19,7 +19,10 @@ export interface FileToCheck {
   kind: VersionFileKind;
   /** A local file with the bytes. */
   path: string;
-  /** The bytes themselves, when the caller has them already (a .mod or .info): then path is not read. */
+  /**
+   * The bytes themselves, when the caller has them already: then path is not
+   * read. A zip's bytes are handed over to the check (see ZipVerifier).
+   */
   data?: Buffer;
 }
 
@@ -45,7 +48,8 @@ export async function checkVersionFiles(
   const out: CheckedHashes = {};
   for (const f of files) {
     if (f.kind === "zip") {
-      const { h1 } = await (zips?.verify(module, version, f.path) ?? verifyZip(module, version, f.path));
+      const input = f.data === undefined ? f.path : { name: f.path, data: f.data };
+      const { h1 } = await (zips?.verify(module, version, input) ?? verifyZip(module, version, input));
       if (expect.zipH1 !== undefined && expect.zipH1 !== h1) {
         throw new ChecksumMismatchError(
           `${module}@${version}: zip from ${origin} has hash ${h1}, but ${expect.zipH1} was declared`,

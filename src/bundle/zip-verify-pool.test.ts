@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -81,6 +81,44 @@ describe("zip verification pool", () => {
     // Closed: still answers, on this thread.
     assert.equal((await pool.verify(M, zips[0]!.version, zips[0]!.path)).h1, zips[0]!.h1);
     assert.equal(pool.stats.inline, 1);
+  });
+
+  test("bytes are handed to the workers without a copy, and answered as from the file", async () => {
+    const pool = new ZipVerifyPool(2);
+    try {
+      const inputs = await Promise.all(
+        zips.map(async (z) => {
+          // Its own ArrayBuffer, as the importer allocates it; no file behind the name.
+          const bytes = await readFile(z.path);
+          const data = Buffer.from(new ArrayBuffer(bytes.length));
+          bytes.copy(data);
+          return { name: `${z.path}.in-memory`, data };
+        }),
+      );
+      const got = await Promise.all(zips.map((z, i) => pool.verify(M, z.version, inputs[i]!)));
+      assert.deepEqual(
+        got.map((g) => g.h1),
+        zips.map((z) => z.h1),
+      );
+      // Transferred, not copied: this thread's view is detached.
+      for (const input of inputs) assert.equal(input.data.buffer.byteLength, 0);
+      assert.equal(pool.stats.inline, 0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("a job whose bytes went to a worker that died is redone here from its file", async () => {
+    const pool = new ZipVerifyPool(1);
+    try {
+      const z = zips[1]!;
+      const data = Buffer.from(new ArrayBuffer(0));
+      // Detached bytes (length 0) stand for bytes lost with their worker: the file is read instead.
+      const answer = await pool.verify(M, z.version, { name: z.path, data });
+      assert.equal(answer.h1, z.h1);
+    } finally {
+      await pool.close();
+    }
   });
 
   test("jobs queued when the pool closes are finished on this thread", async () => {

@@ -9,15 +9,29 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { type ErrorCode, GoarkError } from "../errors.ts";
-import { verifyZip } from "../module/zip.ts";
+import { verifyZip, type ZipBytes } from "../module/zip.ts";
 
 /** A job as sent to a worker. */
 export interface VerifyJob {
   id: number;
   module: string;
   version: string;
+  /** The zip's file; with data, only its name in messages (and the fallback should the bytes be lost). */
   path: string;
+  /** The zip's bytes, handed over (transferred) to the worker. */
+  data?: ArrayBuffer;
   maxSize: number | undefined;
+}
+
+/** The bytes of a job, while this thread still has them (a transferred buffer is detached: length 0). */
+function jobBytes(job: VerifyJob): ZipBytes | undefined {
+  if (job.data === undefined || job.data.byteLength === 0) return undefined;
+  return { name: job.path, data: Buffer.from(job.data) };
+}
+
+/** The worker's side of a job: the zip from the bytes sent, else from its file. */
+export function jobInput(job: VerifyJob): string | ZipBytes {
+  return jobBytes(job) ?? job.path;
 }
 
 /** A worker's answer: the h1, or the error's code and message. */
@@ -29,8 +43,13 @@ export interface VerifyReply {
 }
 
 export interface ZipVerifier {
-  /** verifyZip's checks of the zip at path; resolves with its h1, rejects with verifyZip's error. */
-  verify(module: string, version: string, path: string, maxSize?: number): Promise<{ h1: string }>;
+  /**
+   * verifyZip's checks of a zip, a file or bytes; resolves with its h1,
+   * rejects with verifyZip's error. Bytes are handed over: a worker takes
+   * them without a copy, so the caller must not use them afterwards. Bytes
+   * given must also be in the file named (the fallback should a worker die).
+   */
+  verify(module: string, version: string, zip: string | ZipBytes, maxSize?: number): Promise<{ h1: string }>;
 }
 
 interface Pending {
@@ -62,6 +81,15 @@ function workerEntry(): { entry: string; tsx: string | undefined } {
   const ts = import.meta.url.endsWith(".ts");
   const entry = new URL(ts ? "./zip-verify-worker.ts" : "./zip-verify-worker.js", import.meta.url).href;
   return { entry, tsx: ts ? import.meta.resolve("tsx/esm/api") : undefined };
+}
+
+/** An ArrayBuffer holding exactly data's bytes: data's own when it is whole, else a copy. */
+function ownBuffer(data: Buffer): ArrayBuffer {
+  const ab = data.buffer;
+  if (ab instanceof ArrayBuffer && data.byteOffset === 0 && data.length === ab.byteLength) return ab;
+  const copy = new ArrayBuffer(data.length);
+  data.copy(new Uint8Array(copy));
+  return copy;
 }
 
 export class ZipVerifyPool implements ZipVerifier {
@@ -100,8 +128,10 @@ export class ZipVerifyPool implements ZipVerifier {
     };
   }
 
-  verify(module: string, version: string, path: string, maxSize?: number): Promise<{ h1: string }> {
+  verify(module: string, version: string, zip: string | ZipBytes, maxSize?: number): Promise<{ h1: string }> {
+    const path = typeof zip === "string" ? zip : zip.name;
     const job: VerifyJob = { id: this.#nextId++, module, version, path, maxSize };
+    if (typeof zip !== "string") job.data = ownBuffer(zip.data);
     if (this.#closed) return this.#here(job);
     return new Promise((resolve, reject) => {
       this.#queue.push({ job, resolve, reject });
@@ -126,7 +156,7 @@ export class ZipVerifyPool implements ZipVerifier {
     const { h1 } = await verifyZip(
       job.module,
       job.version,
-      job.path,
+      jobInput(job),
       job.maxSize === undefined ? {} : { maxSize: job.maxSize },
     );
     return { h1 };
@@ -146,7 +176,8 @@ export class ZipVerifyPool implements ZipVerifier {
       slot.inFlight.set(p.job.id, p);
       // Referenced while it has work, so the process waits for the answer.
       slot.worker.ref();
-      slot.worker.postMessage(p.job);
+      // Bytes move to the worker (no copy); should it die, the job is redone here from the file.
+      slot.worker.postMessage(p.job, p.job.data === undefined ? [] : [p.job.data]);
     }
   }
 

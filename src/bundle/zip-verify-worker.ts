@@ -1,13 +1,14 @@
 /**
  * The worker thread side of ZipVerifyPool (zip-verify-pool.ts): runs
- * verifyZip on the files it is sent and answers with the h1 or the error's
- * code and message (GoarkError classes do not cross threads).
+ * verifyZip on the zips it is sent (bytes, or a file) and answers with the
+ * h1 or the error's code and message (GoarkError classes do not cross
+ * threads).
  */
 import { parentPort } from "node:worker_threads";
 import { asGoarkError } from "../errors.ts";
 import { verifyZip } from "../module/zip.ts";
 import { inflateOnThisThread } from "../module/zip-reader.ts";
-import type { VerifyJob, VerifyReply } from "./zip-verify-pool.ts";
+import { jobInput, type VerifyJob, type VerifyReply } from "./zip-verify-pool.ts";
 
 const port = parentPort;
 if (port === null) throw new Error("zip-verify-worker must run in a worker thread");
@@ -15,7 +16,7 @@ if (port === null) throw new Error("zip-verify-worker must run in a worker threa
 inflateOnThisThread();
 
 port.on("message", (job: VerifyJob) => {
-  verifyZip(job.module, job.version, job.path, { maxSize: job.maxSize }).then(
+  verifyZip(job.module, job.version, jobInput(job), { maxSize: job.maxSize }).then(
     ({ h1 }) => port.postMessage({ id: job.id, h1 } satisfies VerifyReply),
     (err: unknown) => {
       const e = asGoarkError(err);

@@ -26,12 +26,27 @@ export interface ZipEntry {
   entry: yauzl.Entry;
 }
 
-/** An open zip: yauzl's view of its directory, and our file descriptor for the data. */
+/** A zip already in memory (a bundle import has just received it): read from there, not from disk. */
+export interface ZipBytes {
+  /** What messages call it (the file it was or will be written to). */
+  name: string;
+  data: Buffer;
+}
+
+/** Where an open zip's bytes come from: a file (BlockReader) or memory (MemoryReader). */
+interface ZipReader {
+  /** Bytes [position, position+length), which must lie within the zip. */
+  bytes(position: number, length: number): Promise<Buffer>;
+  /** Bytes [start, end) as a stream. */
+  range(start: number, end: number): Readable;
+}
+
+/** An open zip: yauzl's view of its directory, and where its data is read from. */
 export interface OpenZip {
   file: string;
   size: number;
   zf: yauzl.ZipFile;
-  reader: BlockReader;
+  reader: ZipReader;
 }
 
 /** Entries whose compressed and uncompressed sizes are both at most this are read whole. */
@@ -158,7 +173,7 @@ class BlockReader extends yauzl.RandomAccessReader {
   /** Bytes [position, position+length), which must lie within the file. */
   async bytes(position: number, length: number): Promise<Buffer> {
     if (position < 0 || length < 0 || position + length > this.size) {
-      throw new Error(`read of ${length} bytes at ${position} is outside the ${this.size}-byte file`);
+      throw outsideError(position, length, this.size);
     }
     if (length > 2 * BLOCK) {
       const buf = Buffer.allocUnsafe(length);
@@ -194,6 +209,10 @@ class BlockReader extends yauzl.RandomAccessReader {
     );
   }
 
+  range(start: number, end: number): Readable {
+    return rangeStream(this.fd, start, end);
+  }
+
   override _readStreamForRange(start: number, end: number): Readable {
     return rangeStream(this.fd, start, end);
   }
@@ -209,8 +228,81 @@ class BlockReader extends yauzl.RandomAccessReader {
   }
 }
 
-/** Opens a zip: yauzl checks and parses its structure (names kept as raw bytes). */
-export async function openZip(file: string): Promise<OpenZip> {
+function outsideError(position: number, length: number, size: number): Error {
+  return new Error(`read of ${length} bytes at ${position} is outside the ${size}-byte file`);
+}
+
+/** yauzl's RandomAccessReader over bytes in memory: reads are views, never copies or disk reads. */
+class MemoryReader extends yauzl.RandomAccessReader {
+  constructor(private readonly data: Buffer) {
+    super();
+  }
+
+  bytes(position: number, length: number): Promise<Buffer> {
+    if (position < 0 || length < 0 || position + length > this.data.length) {
+      return Promise.reject(outsideError(position, length, this.data.length));
+    }
+    return Promise.resolve(this.data.subarray(position, position + length));
+  }
+
+  range(start: number, end: number): Readable {
+    const data = this.data;
+    let pos = start;
+    return new Readable({
+      highWaterMark: STREAM_CHUNK,
+      read() {
+        const n = Math.min(STREAM_CHUNK, end - pos);
+        if (n <= 0) {
+          this.push(null);
+          return;
+        }
+        this.push(data.subarray(pos, pos + n));
+        pos += n;
+      },
+    });
+  }
+
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (err: Error | null) => void,
+  ): void {
+    if (position < 0 || length < 0 || position + length > this.data.length) {
+      callback(outsideError(position, length, this.data.length));
+      return;
+    }
+    this.data.copy(buffer, offset, position, position + length);
+    callback(null);
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    return this.range(start, end);
+  }
+}
+
+function fromReader(file: string, reader: yauzl.RandomAccessReader, size: number): Promise<yauzl.ZipFile> {
+  return new Promise<yauzl.ZipFile>((resolve, reject) => {
+    // decodeStrings off: Go reads names as raw bytes (no CP437, no Info-ZIP
+    // Unicode path field), and yauzl's own name rules would hide Go's errors.
+    yauzl.fromRandomAccessReader(
+      reader,
+      size,
+      { lazyEntries: true, autoClose: false, validateEntrySizes: true, decodeStrings: false },
+      (err, zf) => (err || !zf ? reject(zipReadError(file, err)) : resolve(zf)),
+    );
+  });
+}
+
+/** Opens a zip, from a file or from memory: yauzl checks and parses its structure (names kept as raw bytes). */
+export async function openZip(input: string | ZipBytes): Promise<OpenZip> {
+  if (typeof input !== "string") {
+    const reader = new MemoryReader(input.data);
+    const zf = await fromReader(input.name, reader, input.data.length);
+    return { file: input.name, size: input.data.length, zf, reader };
+  }
+  const file = input;
   const fd = await new Promise<number>((resolve, reject) =>
     fsOpen(file, "r", (err, fd) => (err ? reject(zipReadError(file, err)) : resolve(fd))),
   );
@@ -219,16 +311,7 @@ export async function openZip(file: string): Promise<OpenZip> {
       fstat(fd, (err, st) => (err ? reject(zipReadError(file, err)) : resolve(st.size))),
     );
     const reader = new BlockReader(fd, size);
-    const zf = await new Promise<yauzl.ZipFile>((resolve, reject) => {
-      // decodeStrings off: Go reads names as raw bytes (no CP437, no Info-ZIP
-      // Unicode path field), and yauzl's own name rules would hide Go's errors.
-      yauzl.fromRandomAccessReader(
-        reader,
-        size,
-        { lazyEntries: true, autoClose: false, validateEntrySizes: true, decodeStrings: false },
-        (err, zf) => (err || !zf ? reject(zipReadError(file, err)) : resolve(zf)),
-      );
-    });
+    const zf = await fromReader(file, reader, size);
     return { file, size, zf, reader };
   } catch (err) {
     fsClose(fd, () => {});
@@ -382,7 +465,7 @@ async function openLarge(z: OpenZip, e: ZipEntry): Promise<EntryContent> {
   checkMethod(e);
   const start = await dataStart(z, e);
   const end = start + e.entry.compressedSize;
-  const source = rangeStream(z.reader.fd, start, end);
+  const source = z.reader.range(start, end);
   const check = new EntryCheck(e);
   const forward = (err: Error): void => {
     check.destroy(err);

@@ -856,14 +856,41 @@ describe("verifyZip (untrusted zips)", () => {
   for (const h of hostile) {
     test(`rejects: ${h.desc}`, async () => {
       const zip = await zipOf(h.entries);
-      await assert.rejects(verifyZip(M, V, zip, h.opts), (err: Error) => {
-        assert.ok(err instanceof ZipError || err instanceof TooLargeError, `typed error, got ${err}`);
-        assert.match(err.message, h.want);
-        assert.ok(!err.message.includes("\n"), "one line");
-        return true;
-      });
+      const data = await readFile(zip);
+      for (const input of [zip, { name: `${zip}.in-memory`, data }]) {
+        await assert.rejects(verifyZip(M, V, input, h.opts), (err: Error) => {
+          assert.ok(err instanceof ZipError || err instanceof TooLargeError, `typed error, got ${err}`);
+          assert.match(err.message, h.want);
+          assert.ok(!err.message.includes("\n"), "one line");
+          return true;
+        });
+      }
     });
   }
+
+  test("from memory: the same checks and h1 as from the file, large entries included", async () => {
+    const big = Buffer.alloc(3 << 20, "go modules ");
+    const zip = await zipOf([
+      ...good,
+      { name: `${P}big.txt`, data: big },
+      { name: `${P}stored.bin`, data: big.subarray(0, 1_500_000), method: 0 },
+    ]);
+    const data = await readFile(zip);
+    // Names with no file behind them: the bytes alone must do.
+    const v = await verifyZip(M, V, { name: `${zip}.in-memory`, data });
+    assert.equal(v.h1, (await oracle.ask<string>("dirhash.HashZip", [zip])).v);
+    assert.deepEqual(v, await verifyZip(M, V, zip));
+    const liar = await zipOf([{ name: `${P}big.txt`, data: big, declaredSize: 2 << 20 }]);
+    await assert.rejects(
+      verifyZip(M, V, { name: `${liar}.in-memory`, data: await readFile(liar) }),
+      /larger than declared size/,
+    );
+    const size = data.length;
+    await assert.rejects(
+      verifyZip(M, V, { name: `${zip}.in-memory`, data }, { maxSize: size - 1 }),
+      TooLargeError,
+    );
+  });
 
   test("a zip file over maxSize is refused before it is opened", async () => {
     const zip = await zipOf(good);

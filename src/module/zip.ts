@@ -24,9 +24,12 @@ import {
   openZip,
   readCentralDirectory,
   readEntryContents,
+  type ZipBytes,
   type ZipEntry,
 } from "./zip-reader.ts";
 import { diskReader, type WriterFile, writeModuleZip } from "./zip-writer.ts";
+
+export type { ZipBytes } from "./zip-reader.ts";
 
 /** Largest module zip, and largest total of its uncompressed files (Go's MaxZipFile). */
 export const MAX_ZIP_FILE = 500 << 20;
@@ -760,16 +763,20 @@ function strictProblem(
 async function inspectZip(
   modulePath: string,
   version: string,
-  zipFile: string,
+  zipFile: string | ZipBytes,
   maxSize: number,
   strict: StrictRules | undefined,
 ): Promise<Inspection | CheckedFiles> {
   checkVersionAndModule(modulePath, version);
   let zipSize: number;
-  try {
-    zipSize = (await stat(zipFile)).size;
-  } catch (err) {
-    throw fsError("reading", zipFile, err);
+  if (typeof zipFile === "string") {
+    try {
+      zipSize = (await stat(zipFile)).size;
+    } catch (err) {
+      throw fsError("reading", zipFile, err);
+    }
+  } else {
+    zipSize = zipFile.data.length;
   }
   if (zipSize > maxSize) {
     return {
@@ -890,11 +897,12 @@ function rejectProblems(cf: CheckedFiles, modulePath: string, version: string, c
  * then every entry is inflated once (stopping as soon as it outgrows its
  * declared size or fails its CRC-32) while h1 is computed. Throws
  * ZipError/TooLargeError on the first problem; nothing is written anywhere.
+ * The zip is a file, or bytes already in memory (checked in place, no copy).
  */
 export async function verifyZip(
   modulePath: string,
   version: string,
-  zipFile: string,
+  zipFile: string | ZipBytes,
   opts: VerifyZipOptions = {},
 ): Promise<VerifiedZip> {
   const context = `verify zip ${modulePath}@${version}`;
