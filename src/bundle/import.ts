@@ -380,7 +380,8 @@ async function collect(entry: Readable, size: number): Promise<Buffer> {
 async function writeStaged(storage: Storage, pf: PendingFile, data: Buffer, name: string): Promise<void> {
   const staged = await storage.stage();
   pf.staged = staged;
-  const out = staged.createWriteStream();
+  // Synced here, behind the reading, so the commit at the end has little left to wait for.
+  const out = staged.createWriteStream({ sync: true });
   out.end(data);
   await finished(out);
   const got = staged.writtenDigest;
@@ -586,7 +587,10 @@ async function receiveVersions(
         delete pv.held;
         for (const f of pv.files) delete f.data;
       };
-      if (checking.length >= (zips === undefined ? MAX_CHECKING_HERE : MAX_CHECKING)) await checking.shift();
+      // A zip in memory goes to the workers; one checked from its file is checked here, fewer at once.
+      const inMemory = pv.held !== undefined;
+      const limit = zips !== undefined && inMemory ? MAX_CHECKING : MAX_CHECKING_HERE;
+      while (checking.length >= limit) await checking.shift();
       const task = Promise.all(writes).then(
         () => (pv.reason === undefined ? checkPending(pv, origin, zips) : dropStaged(pv)),
         async (err: unknown) => {
@@ -633,7 +637,18 @@ function checkPending(pv: PendingVersion, origin: string, zips: ZipVerifier | un
     await dropStaged(pv).catch(() => undefined);
   };
   return checkVersionFiles(mv.module, mv.version, small, origin, expect)
-    .then(() => checkVersionFiles(mv.module, mv.version, zip, origin, expect, zips))
+    .then(() =>
+      // Only zips held in memory go to the workers: a worker reading a large zip from its file
+      // would hold its own garbage of read buffers (tens of MB) until its next collection.
+      checkVersionFiles(
+        mv.module,
+        mv.version,
+        zip,
+        origin,
+        expect,
+        zip[0]?.data === undefined ? undefined : zips,
+      ),
+    )
     .then(() => undefined, reject);
 }
 

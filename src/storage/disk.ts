@@ -46,7 +46,7 @@ import {
   openSync,
   readSync,
 } from "node:fs";
-import { link, lstat, mkdir, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -310,6 +310,15 @@ function writeNewFile(path: string, data: Buffer, durable: boolean): Promise<voi
       });
     });
   });
+}
+
+/** Removes a file that may be gone already (one unlink, where rm would lstat first). */
+async function unlinkIfThere(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (!isMissing(err)) throw err;
+  }
 }
 
 async function fsyncPath(path: string): Promise<void> {
@@ -649,8 +658,10 @@ export class DiskStorage implements Storage {
    * write stream computed when the file still has that size, else hashed.
    */
   async #durableMeta(key: string, staged: StagedFile, put: PutMeta): Promise<ArtefactMeta> {
-    const size = await syncFile(staged.path);
     let digest = staged.writtenDigest;
+    // Written and synced by its own stream: already durable, digest known.
+    if (digest !== undefined && staged.synced) return buildMeta(key, digest, put);
+    const size = await syncFile(staged.path);
     if (digest === undefined || digest.size !== size) digest = await hashFile(staged.path);
     return buildMeta(key, digest, put);
   }
@@ -723,6 +734,8 @@ export class DiskStorage implements Storage {
         try {
           batch.recordTmp = p.recordTmp;
           const result = await this.#publish(key, p.file.path, p.meta!, undefined, batch);
+          // Created: the record temp was renamed into place (nothing left to remove).
+          if (result.created) delete p.recordTmp;
           outcomes[p.i] = { ok: true, result };
         } catch (err) {
           fail(p.i, err);
@@ -743,7 +756,7 @@ export class DiskStorage implements Storage {
       const leftovers = taken.flatMap((p) =>
         p.recordTmp === undefined ? [p.file.path] : [p.file.path, p.recordTmp],
       );
-      await eachLimited(leftovers, SYNC_PARALLEL, (path) => rm(path, { force: true }));
+      await eachLimited(leftovers, SYNC_PARALLEL, unlinkIfThere);
     }
     // Every item has its outcome by now; the fallback only keeps the type honest.
     return outcomes.map(

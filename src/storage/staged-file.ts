@@ -4,7 +4,7 @@
  * commit knows sha256/size without reading the file again.
  */
 import { createHash } from "node:crypto";
-import { close as fsClose, open as fsOpen, writev as fsWritev } from "node:fs";
+import { fdatasync, close as fsClose, open as fsOpen, writev as fsWritev } from "node:fs";
 import { rm } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { crc32 } from "node:zlib";
@@ -35,6 +35,7 @@ export class StagedFile implements Staged {
   readonly owner: object;
   #streamed = false;
   #written: Digest | undefined;
+  #synced = false;
   #settled = false;
   readonly #onSettle: (file: StagedFile) => void;
 
@@ -54,7 +55,12 @@ export class StagedFile implements Staged {
     return this.#written;
   }
 
-  createWriteStream(): Writable {
+  /** The stream was asked to sync and finished cleanly: the bytes it wrote are on disk. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  createWriteStream(opts: { sync?: boolean } = {}): Writable {
     if (this.#streamed) {
       throw new StorageError(`staged file ${this.path}: createWriteStream may be called only once`);
     }
@@ -120,13 +126,18 @@ export class StagedFile implements Staged {
       },
       final(cb) {
         drained(() => {
-          fsClose(fd!, (err) => {
-            fd = undefined;
-            if (failure !== undefined) return cb(failure);
-            if (err) return cb(wrap(err));
-            self.#written = { sha256: hash.digest("hex"), size, crc32: crc };
-            cb();
-          });
+          const close = (syncErr: Error | null) =>
+            fsClose(fd!, (err) => {
+              fd = undefined;
+              if (failure !== undefined) return cb(failure);
+              if (syncErr) return cb(wrap(syncErr));
+              if (err) return cb(wrap(err));
+              self.#written = { sha256: hash.digest("hex"), size, crc32: crc };
+              self.#synced = opts.sync === true;
+              cb();
+            });
+          if (opts.sync === true && failure === undefined) fdatasync(fd!, close);
+          else close(null);
         });
       },
       destroy(err, cb) {

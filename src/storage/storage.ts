@@ -68,7 +68,12 @@ export interface ReadRange {
  */
 export interface Staged {
   readonly path: string;
-  createWriteStream(): Writable;
+  /**
+   * With `sync`, the stream also fsyncs the file before it finishes, so a
+   * commit need not (for writers that run behind other work: the wait is
+   * theirs, not the commit's).
+   */
+  createWriteStream(opts?: { sync?: boolean }): Writable;
   /** sha256/size of what went through createWriteStream, once that stream finished cleanly. */
   readonly writtenDigest?: { sha256: string; size: number } | undefined;
   /** Removes the file if it was not committed; idempotent, safe after commit. */
