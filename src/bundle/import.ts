@@ -70,10 +70,13 @@ export interface ImportOptions {
   extensions?: readonly BundleExtension[];
   /**
    * Worker threads that check zips while this thread reads the bundle on: by
-   * default one where there are two cores or more, else 0 (checked on this
-   * thread, still while reading on). Zips up to MEMORY_ZIP_MAX are handed to
-   * the worker as received, without a copy. A worker costs a fixed amount of
-   * memory (its own V8 isolate, about 40 MB) whatever the bundle's size.
+   * default one where there are two cores or more and the bundle holds at
+   * least WORKER_MIN_BYTES of zips small enough to be checked from memory,
+   * else 0 (checked on this thread, still while reading on). Zips up to
+   * MEMORY_ZIP_MAX are handed to the worker as received, without a copy;
+   * larger ones are checked from their staged file on this thread. A worker
+   * costs a fixed amount of memory (its own V8 isolate and the garbage it
+   * collects late: 20-40 MB) whatever the bundle's size.
    */
   zipWorkers?: number;
   /** Called after each file commit (tests use it to interrupt an import at a chosen point). */
@@ -135,6 +138,17 @@ const MAX_CHECKING_HERE = 2;
 const MEMORY_ZIP_MAX = 8 << 20;
 /** Bytes of received zips held in memory for their checks at once. */
 const MEMORY_ZIP_BUDGET = 24 << 20;
+
+/** Below this many bytes of zips to check from memory, a worker's start-up costs more than it saves. */
+const WORKER_MIN_BYTES = 32 << 20;
+
+/** One zip-check worker where there are two cores or more and enough zips to check from memory; else none. */
+function defaultZipWorkers(manifest: BundleManifest): number {
+  if (availableParallelism() < 2) return 0;
+  let bytes = 0;
+  for (const f of manifest.files) if (f.key.endsWith(".zip") && f.size <= MEMORY_ZIP_MAX) bytes += f.size;
+  return bytes >= WORKER_MIN_BYTES ? 1 : 0;
+}
 
 /** A count of bytes that may be held at once; take waits until enough are free (one taker may always hold any amount). */
 class ByteBudget {
@@ -485,7 +499,7 @@ export async function importBundle(
     const reader = new EntryReader(await openBundleStream(input, name), name);
     try {
       manifest = await readManifestEntry(reader, name);
-      const workers = opts.zipWorkers ?? (availableParallelism() > 1 ? 1 : 0);
+      const workers = opts.zipWorkers ?? defaultZipWorkers(manifest);
       if (workers > 0) pool = new ZipVerifyPool(workers);
       await receiveVersions(storage, reader, manifest, name, origin, pending, pool);
       await receiveExtensionFiles(storage, reader, manifest, name, extFiles, extStaged);
