@@ -169,6 +169,14 @@ describe("warm: Go toolchains", { timeout: 120_000 }, () => {
     assert.deepEqual(toolchainIds(report), ["go1.99.2 linux/amd64"]);
   });
 
+  test("a toolchain named outright as a target (a client's GOTOOLCHAIN=go1.X+auto minimum)", async () => {
+    const v = "v0.0.1-go1.99.0.linux-amd64";
+    const { report, storage } = await warm({}, { platforms: [], args: [`${TC}@${v}`] });
+    assert.deepEqual(report.failures, []);
+    for (const key of [infoKey(TC, v), modKey(TC, v), zipKey(TC, v)]) assert.ok(await storage.stat(key), key);
+    assert.equal(report.zips, 1);
+  });
+
   test("failures: a platform the upstream lacks, a language version as toolchain, an invalid line", async () => {
     const a = await warm({ "go.mod": "module m\n\ngo 1.21\n\ntoolchain go1.97.0\n" });
     assert.deepEqual(toolchainIds(a.report), ["go1.97.0 linux/amd64"]);
