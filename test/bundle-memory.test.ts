@@ -71,11 +71,15 @@ async function fill(root: string, versions: number, filesPer: number, fileSize: 
   await s.close();
 }
 
-function child(args: string[]): Promise<{ maxRssBytes: number; [k: string]: unknown }> {
+function child(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ maxRssBytes: number; [k: string]: unknown }> {
   return new Promise((done, fail) => {
     const c = spawn(process.execPath, ["--import", "tsx", CHILD, ...args], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
     });
     let out = "";
     let err = "";
@@ -103,6 +107,9 @@ describe("memory stays flat with bundle size", { timeout: 900_000 }, () => {
     // so the comparison shows growth with size, not that fixed cost.
     await fill(join(base, "small"), 4, 5, MB); // ~20 MB
     await fill(join(base, "big"), 4, 5, 10 * MB); // ~200 MB
+    // Many small zips: each is held in memory for its check (in reused buffers).
+    await fill(join(base, "few-small"), 40, 4, MB / 4); // ~40 MB: past what a worker lets pile up before it collects
+    await fill(join(base, "many-small"), 200, 4, MB / 4); // ~200 MB
   });
   after(async () => {
     await rm(base, { recursive: true, force: true });
@@ -134,5 +141,29 @@ describe("memory stays flat with bundle size", { timeout: 900_000 }, () => {
       results.bigImportRss! - results.smallImportRss! < 40 * MB,
       "import memory grows with bundle size",
     );
+  });
+
+  test("import of ~200 MB of 1 MB zips uses about the memory of ~40 MB, with and without a worker", async (t) => {
+    const rss: Record<string, number> = {};
+    for (const size of ["few-small", "many-small"]) {
+      const bundle = join(base, `${size}.tar`);
+      await child(["export", join(base, size), bundle]);
+      for (const workers of ["0", "1"]) {
+        const im = await child(["import", join(base, `${size}-imported-${workers}`), bundle], {
+          GOARK_TEST_ZIP_WORKERS: workers,
+        });
+        assert.equal(im.added, size === "few-small" ? 40 : 200);
+        rss[`${size} zipWorkers=${workers}`] = im.maxRssBytes;
+      }
+    }
+    t.diagnostic(
+      JSON.stringify(
+        Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, `${(v / MB).toFixed(1)} MiB`])),
+      ),
+    );
+    for (const workers of ["0", "1"]) {
+      const growth = rss[`many-small zipWorkers=${workers}`]! - rss[`few-small zipWorkers=${workers}`]!;
+      assert.ok(growth < 40 * MB, `zipWorkers=${workers}: import memory grows with bundle size`);
+    }
   });
 });

@@ -117,6 +117,8 @@ interface PendingVersion {
   reason?: string;
   /** Bytes of its zip held in memory for the check (taken from the import's ByteBudget). */
   held?: number;
+  /** The buffer holding them (from the import's ZipBuffers), to give back. */
+  buffer?: ArrayBuffer;
 }
 
 /** List files rewritten at once at the end of an import. */
@@ -137,7 +139,7 @@ const MAX_CHECKING_HERE = 2;
  */
 const MEMORY_ZIP_MAX = 8 << 20;
 /** Bytes of received zips held in memory for their checks at once. */
-const MEMORY_ZIP_BUDGET = 24 << 20;
+const MEMORY_ZIP_BUDGET = 16 << 20;
 
 /** Below this many bytes of zips to check from memory, a worker's start-up costs more than it saves. */
 const WORKER_MIN_BYTES = 32 << 20;
@@ -368,13 +370,52 @@ async function receive(
 }
 
 /**
- * An entry's bytes, in a buffer of their own (not a pooled slice, so a zip
- * can be handed to a worker without a copy). size is what the tar header
- * says, which expectEntry matched to the manifest.
+ * Reusable buffers for the zips an import holds in memory: a fresh
+ * ArrayBuffer per zip would be new memory (page faults, zeroing) each time,
+ * and freed ones pile up faster than they are collected (hundreds of MB for
+ * a few hundred MB of small zips). Capacities are powers of two from 64 KiB;
+ * at most MEMORY_ZIP_BUDGET bytes of them are kept free.
  */
-async function collect(entry: Readable, size: number): Promise<Buffer> {
+class ZipBuffers {
+  readonly #free = new Map<number, ArrayBuffer[]>();
+  #freeBytes = 0;
+
+  static capacity(size: number): number {
+    let c = 64 << 10;
+    while (c < size) c *= 2;
+    return c;
+  }
+
+  /** A view of size bytes at the start of a buffer of its own (whole: transferable to a worker). */
+  take(size: number): Buffer {
+    const list = this.#free.get(ZipBuffers.capacity(size));
+    const ab = list?.pop();
+    if (ab !== undefined) {
+      this.#freeBytes -= ab.byteLength;
+      return Buffer.from(ab, 0, size);
+    }
+    return Buffer.from(new ArrayBuffer(ZipBuffers.capacity(size)), 0, size);
+  }
+
+  /** Takes back a buffer from take (ignored when detached, of another size, or over the bound). */
+  give(ab: ArrayBuffer): void {
+    const c = ab.byteLength;
+    if (c === 0 || c !== ZipBuffers.capacity(c) || this.#freeBytes + c > MEMORY_ZIP_BUDGET) return;
+    const list = this.#free.get(c) ?? [];
+    list.push(ab);
+    this.#free.set(c, list);
+    this.#freeBytes += c;
+  }
+}
+
+/**
+ * An entry's bytes, in a buffer of their own from buffers (a zip can be
+ * handed to a worker without a copy). size is what the tar header says,
+ * which expectEntry matched to the manifest.
+ */
+async function collect(entry: Readable, size: number, buffers?: ZipBuffers): Promise<Buffer> {
   if ((entry as Readable & { destroyed?: boolean }).destroyed) throw new Error("bundle entry was cut off");
-  const data = Buffer.from(new ArrayBuffer(size));
+  const data = buffers?.take(size) ?? Buffer.from(new ArrayBuffer(size));
   let at = 0;
   for await (const chunk of entry) {
     const c = chunk as Buffer;
@@ -500,8 +541,9 @@ export async function importBundle(
     try {
       manifest = await readManifestEntry(reader, name);
       const workers = opts.zipWorkers ?? defaultZipWorkers(manifest);
-      if (workers > 0) pool = new ZipVerifyPool(workers);
-      await receiveVersions(storage, reader, manifest, name, origin, pending, pool);
+      const buffers = new ZipBuffers();
+      if (workers > 0) pool = new ZipVerifyPool(workers, { onReturn: (ab) => buffers.give(ab) });
+      await receiveVersions(storage, reader, manifest, name, origin, pending, pool, buffers);
       await receiveExtensionFiles(storage, reader, manifest, name, extFiles, extStaged);
       const extra = await reader.next();
       if (extra !== undefined) {
@@ -531,6 +573,7 @@ async function receiveVersions(
   origin: string,
   pending: PendingVersion[],
   zips: ZipVerifier | undefined,
+  buffers: ZipBuffers,
 ): Promise<void> {
   // A version's checks run while the next versions are read; a bounded number at a time.
   const checking: Promise<void>[] = [];
@@ -578,7 +621,8 @@ async function receiveVersions(
             await memory.take(file.size);
             pv.held = file.size;
           }
-          pf.data = await collect(entry, file.size);
+          pf.data = await collect(entry, file.size, kind === "zip" ? buffers : undefined);
+          if (kind === "zip") pv.buffer = pf.data.buffer as ArrayBuffer;
           const write = writeStaged(storage, pf, pf.data, name);
           // Handled here, judged when the version's files are all read.
           write.catch(() => undefined);
@@ -599,6 +643,9 @@ async function receiveVersions(
       const release = () => {
         if (pv.held !== undefined) memory.give(pv.held);
         delete pv.held;
+        // Detached (length 0) when it went to a worker: the pool's onReturn has it back already.
+        if (pv.buffer !== undefined) buffers.give(pv.buffer);
+        delete pv.buffer;
         for (const f of pv.files) delete f.data;
       };
       // A zip in memory goes to the workers; one checked from its file is checked here, fewer at once.

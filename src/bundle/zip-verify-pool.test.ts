@@ -83,8 +83,9 @@ describe("zip verification pool", () => {
     assert.equal(pool.stats.inline, 1);
   });
 
-  test("bytes are handed to the workers without a copy, and answered as from the file", async () => {
-    const pool = new ZipVerifyPool(2);
+  test("bytes are handed to the workers without a copy, answered as from the file, and handed back", async () => {
+    const returned: ArrayBuffer[] = [];
+    const pool = new ZipVerifyPool(2, { onReturn: (ab) => returned.push(ab) });
     try {
       const inputs = await Promise.all(
         zips.map(async (z) => {
@@ -95,14 +96,19 @@ describe("zip verification pool", () => {
           return { name: `${z.path}.in-memory`, data };
         }),
       );
+      const sizes = inputs.map((i) => i.data.length);
       const got = await Promise.all(zips.map((z, i) => pool.verify(M, z.version, inputs[i]!)));
       assert.deepEqual(
         got.map((g) => g.h1),
         zips.map((z) => z.h1),
       );
-      // Transferred, not copied: this thread's view is detached.
+      // Transferred, not copied: this thread's view is detached; each buffer came back whole.
       for (const input of inputs) assert.equal(input.data.buffer.byteLength, 0);
       assert.equal(pool.stats.inline, 0);
+      assert.deepEqual(
+        returned.map((ab) => ab.byteLength).sort((a, b) => a - b),
+        [...sizes].sort((a, b) => a - b),
+      );
     } finally {
       await pool.close();
     }

@@ -18,15 +18,16 @@ export interface VerifyJob {
   version: string;
   /** The zip's file; with data, only its name in messages (and the fallback should the bytes be lost). */
   path: string;
-  /** The zip's bytes, handed over (transferred) to the worker. */
+  /** The buffer holding the zip's bytes (its first `size`), handed over (transferred) to the worker and back. */
   data?: ArrayBuffer;
+  size?: number;
   maxSize: number | undefined;
 }
 
 /** The bytes of a job, while this thread still has them (a transferred buffer is detached: length 0). */
 function jobBytes(job: VerifyJob): ZipBytes | undefined {
   if (job.data === undefined || job.data.byteLength === 0) return undefined;
-  return { name: job.path, data: Buffer.from(job.data) };
+  return { name: job.path, data: Buffer.from(job.data, 0, job.size ?? job.data.byteLength) };
 }
 
 /** The worker's side of a job: the zip from the bytes sent, else from its file. */
@@ -34,20 +35,23 @@ export function jobInput(job: VerifyJob): string | ZipBytes {
   return jobBytes(job) ?? job.path;
 }
 
-/** A worker's answer: the h1, or the error's code and message. */
+/** A worker's answer: the h1, or the error's code and message; and the job's buffer, handed back. */
 export interface VerifyReply {
   id: number;
   ready?: boolean;
   h1?: string;
   error?: { code: ErrorCode; message: string; path?: string };
+  data?: ArrayBuffer;
 }
 
 export interface ZipVerifier {
   /**
    * verifyZip's checks of a zip, a file or bytes; resolves with its h1,
    * rejects with verifyZip's error. Bytes are handed over: a worker takes
-   * them without a copy, so the caller must not use them afterwards. Bytes
-   * given must also be in the file named (the fallback should a worker die).
+   * their whole ArrayBuffer without a copy (this thread's view is detached
+   * meanwhile) and hands it back, through the pool's onReturn, before the
+   * answer. Bytes given must also be in the file named (the fallback should a
+   * worker die).
    */
   verify(module: string, version: string, zip: string | ZipBytes, maxSize?: number): Promise<{ h1: string }>;
 }
@@ -83,13 +87,18 @@ function workerEntry(): { entry: string; tsx: string | undefined } {
   return { entry, tsx: ts ? import.meta.resolve("tsx/esm/api") : undefined };
 }
 
-/** An ArrayBuffer holding exactly data's bytes: data's own when it is whole, else a copy. */
-function ownBuffer(data: Buffer): ArrayBuffer {
+/** An ArrayBuffer starting with data's bytes: data's own when data starts it, else a copy. */
+function ownBuffer(data: Buffer): { buffer: ArrayBuffer; size: number } {
   const ab = data.buffer;
-  if (ab instanceof ArrayBuffer && data.byteOffset === 0 && data.length === ab.byteLength) return ab;
+  if (ab instanceof ArrayBuffer && data.byteOffset === 0) return { buffer: ab, size: data.length };
   const copy = new ArrayBuffer(data.length);
   data.copy(new Uint8Array(copy));
-  return copy;
+  return { buffer: copy, size: data.length };
+}
+
+export interface ZipVerifyPoolOptions {
+  /** Receives each buffer a worker hands back (for reuse). */
+  onReturn?: (data: ArrayBuffer) => void;
 }
 
 export class ZipVerifyPool implements ZipVerifier {
@@ -100,8 +109,14 @@ export class ZipVerifyPool implements ZipVerifier {
   #inWorkers = 0;
   #inline = 0;
 
+  readonly #onReturn: ((data: ArrayBuffer) => void) | undefined;
+
   /** Starts `workers` threads (default: one per core but one, at least one, at most four). */
-  constructor(workers = Math.max(1, Math.min(4, availableParallelism() - 1))) {
+  constructor(
+    workers = Math.max(1, Math.min(4, availableParallelism() - 1)),
+    opts: ZipVerifyPoolOptions = {},
+  ) {
+    this.#onReturn = opts.onReturn;
     const data = workerEntry();
     for (let i = 0; i < workers; i++) {
       let worker: Worker;
@@ -131,7 +146,11 @@ export class ZipVerifyPool implements ZipVerifier {
   verify(module: string, version: string, zip: string | ZipBytes, maxSize?: number): Promise<{ h1: string }> {
     const path = typeof zip === "string" ? zip : zip.name;
     const job: VerifyJob = { id: this.#nextId++, module, version, path, maxSize };
-    if (typeof zip !== "string") job.data = ownBuffer(zip.data);
+    if (typeof zip !== "string") {
+      const own = ownBuffer(zip.data);
+      job.data = own.buffer;
+      job.size = own.size;
+    }
     if (this.#closed) return this.#here(job);
     return new Promise((resolve, reject) => {
       this.#queue.push({ job, resolve, reject });
@@ -187,6 +206,7 @@ export class ZipVerifyPool implements ZipVerifier {
     if (p === undefined) return;
     slot.inFlight.delete(reply.id);
     this.#inWorkers++;
+    if (reply.data !== undefined) this.#onReturn?.(reply.data);
     if (slot.inFlight.size === 0) slot.worker.unref();
     if (reply.h1 !== undefined) {
       p.resolve({ h1: reply.h1 });

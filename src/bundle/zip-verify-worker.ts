@@ -16,13 +16,22 @@ if (port === null) throw new Error("zip-verify-worker must run in a worker threa
 inflateOnThisThread();
 
 port.on("message", (job: VerifyJob) => {
+  // The job's buffer goes back with the answer, for reuse.
+  const send = (reply: VerifyReply) => {
+    if (job.data === undefined) {
+      port.postMessage(reply);
+      return;
+    }
+    reply.data = job.data;
+    port.postMessage(reply, [job.data]);
+  };
   verifyZip(job.module, job.version, jobInput(job), { maxSize: job.maxSize }).then(
-    ({ h1 }) => port.postMessage({ id: job.id, h1 } satisfies VerifyReply),
+    ({ h1 }) => send({ id: job.id, h1 }),
     (err: unknown) => {
       const e = asGoarkError(err);
       const reply: VerifyReply = { id: job.id, error: { code: e.code, message: e.message } };
       if (e.path !== undefined) reply.error!.path = e.path;
-      port.postMessage(reply);
+      send(reply);
     },
   );
 });

@@ -5,6 +5,7 @@
  *   import STORE BUNDLE [KILL_AFTER_COMMITS]
  *   export STORE BUNDLE
  * Prints one JSON line {"maxRssBytes": N, ...} when it finishes.
+ * GOARK_TEST_ZIP_WORKERS sets the import's zipWorkers.
  */
 import { exportBundle } from "../../src/bundle/export.ts";
 import { importBundle } from "../../src/bundle/import.ts";
@@ -17,7 +18,9 @@ let result: unknown;
 if (mode === "import") {
   let commits = 0;
   const limit = killAfter === undefined ? -1 : Number(killAfter);
+  const workers = process.env.GOARK_TEST_ZIP_WORKERS;
   const r = await importBundle(storage, bundle!, {
+    ...(workers === undefined ? {} : { zipWorkers: Number(workers) }),
     onCommit: () => {
       commits++;
       // kill -9 of ourselves: no cleanup, no flush, exactly like a crash.
