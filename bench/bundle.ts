@@ -10,6 +10,7 @@
  *   (a) goark exportBundle (--all, plain tar) vs `tar -cf` of the store tree;
  *   (b) goark importBundle into an empty store vs `tar -xf` of the plain tar
  *       into an empty directory.
+ * Every timed step starts after a `sync` (untimed), with nothing dirty.
  * goark runs through the library in a fresh child process (this file, mode
  * `child`), compiled as the README's set-up compiles it (`npm run build`,
  * run first by this script; the CLI runs dist/ when it exists), with the
@@ -217,11 +218,14 @@ async function main(): Promise<void> {
         im.tar.push(x.ms);
         durableTar.push(x.ms + (await run("sync", ["-f", tDir])).ms);
       };
-      // Alternate which side goes first, so page-cache and disk state favour neither.
+      // Alternate which side goes first, so page-cache and disk state favour neither; and start
+      // every timed step with nothing dirty (sync, untimed), so neither pays for the other's writeback.
       const exportPair = rep % 2 === 0 ? [goarkExport, tarCreate] : [tarCreate, goarkExport];
-      for (const f of exportPair) await f();
       const importPair = rep % 2 === 0 ? [goarkImport, tarExtract] : [tarExtract, goarkImport];
-      for (const f of importPair) await f();
+      for (const f of [...exportPair, ...importPair]) {
+        await run("sync", []);
+        await f();
+      }
       console.log(
         `rep ${rep + 1}: export goark ${ex.goark.at(-1)!.toFixed(0)} ms (cpu ${ex.cpu.at(-1)!.toFixed(0)}, child wall ${ex.goarkWall.at(-1)!.toFixed(0)}) / tar ${ex.tar.at(-1)!.toFixed(0)} ms; ` +
           `import goark ${im.goark.at(-1)!.toFixed(0)} ms (cpu ${im.cpu.at(-1)!.toFixed(0)}, child wall ${im.goarkWall.at(-1)!.toFixed(0)}) / tar ${im.tar.at(-1)!.toFixed(0)} ms`,
