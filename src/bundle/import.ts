@@ -371,10 +371,10 @@ async function receive(
 
 /**
  * Reusable buffers for the zips an import holds in memory: a fresh
- * ArrayBuffer per zip would be new memory (page faults, zeroing) each time,
- * and freed ones pile up faster than they are collected (hundreds of MB for
- * a few hundred MB of small zips). Capacities are powers of two from 64 KiB;
- * at most MEMORY_ZIP_BUDGET bytes of them are kept free.
+ * ArrayBuffer per zip would be new memory each time (page faults, zeroing),
+ * and a worker would free the ones it was handed only at its next
+ * collection. A worker hands each back with its answer. Capacities are
+ * powers of two from 64 KiB; at most MEMORY_ZIP_BUDGET bytes are kept free.
  */
 class ZipBuffers {
   readonly #free = new Map<number, ArrayBuffer[]>();

@@ -259,16 +259,16 @@ export function runStorageCompliance(name: string, open: () => Promise<StorageHa
         await pipeline(Readable.from([Buffer.from("synced mod")]), sm.createWriteStream({ sync: true }));
         const [rc, rd] = await s.commitStagedMany([
           {
-            key: zipKey(M, "v1.0.2"),
+            key: zipKey(M, "v1.0.9"),
             staged: sz,
             meta: { origin: ORIGIN, sha256: sha(Buffer.from("synced zip")) },
           },
-          { key: modKey(M, "v1.0.2"), staged: sm, meta: { origin: ORIGIN } },
+          { key: modKey(M, "v1.0.9"), staged: sm, meta: { origin: ORIGIN } },
         ]);
         assert.ok(rc?.ok && rc.result.created && rc.result.meta.sha256 === sha(Buffer.from("synced zip")));
         assert.ok(rd?.ok && rd.result.meta.size === "synced mod".length);
-        assert.equal((await s.getBytes(zipKey(M, "v1.0.2")))?.toString(), "synced zip");
-        assert.equal((await s.getBytes(modKey(M, "v1.0.2")))?.toString(), "synced mod");
+        assert.equal((await s.getBytes(zipKey(M, "v1.0.9")))?.toString(), "synced zip");
+        assert.equal((await s.getBytes(modKey(M, "v1.0.9")))?.toString(), "synced mod");
         assert.equal((await s.stat(zipKey(M, "v1.0.1")))?.meta.h1, undefined);
         // A staged file is used once.
         await assert.rejects(s.commitStaged(zipKey(M, "v1.0.2"), b, { origin: ORIGIN }), isCode("STORAGE"));

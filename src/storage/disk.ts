@@ -652,10 +652,11 @@ export class DiskStorage implements Storage {
     return staged;
   }
 
-  /** The record for a taken staged file: its digest from the write stream when it is still whole, else hashed. */
   /**
    * Makes a taken staged file durable and returns its record: the digest its
-   * write stream computed when the file still has that size, else hashed.
+   * write stream computed when the file still has that size, else hashed. A
+   * stream that synced the file (createWriteStream({ sync: true })) has done
+   * both already: its digest is taken as it is.
    */
   async #durableMeta(key: string, staged: StagedFile, put: PutMeta): Promise<ArtefactMeta> {
     let digest = staged.writtenDigest;
