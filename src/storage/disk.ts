@@ -46,7 +46,7 @@ import {
   openSync,
   readSync,
 } from "node:fs";
-import { link, lstat, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -137,6 +137,9 @@ const TMP_DIR = ".tmp";
 const LINKLESS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"]);
 const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
 const TEMP_NAME = /^([0-9a-f]{8})-(\d+)-[0-9a-f]+\.[a-z-]+$/;
+/** Temp names: this process's random part, then a count. */
+const TEMP_SALT = randomBytes(8).toString("hex");
+let tempCounter = 0;
 
 function isMissing(err: unknown): boolean {
   const code = errCode(err);
@@ -312,6 +315,16 @@ function writeNewFile(path: string, data: Buffer, durable: boolean): Promise<voi
   });
 }
 
+/** Creates path, which must not exist, empty (callback API: two calls, no FileHandle). */
+function createEmpty(path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fsOpen(path, "wx", (err, fd) => {
+      if (err) return reject(err);
+      fsClose(fd, (ce) => (ce ? reject(ce) : resolve()));
+    });
+  });
+}
+
 /** Removes a file that may be gone already (one unlink, where rm would lstat first). */
 async function unlinkIfThere(path: string): Promise<void> {
   try {
@@ -381,7 +394,9 @@ export class DiskStorage implements Storage {
   }
 
   #tempPath(use: string): string {
-    return join(this.#tmp, `${HOST_TAG}-${process.pid}-${randomBytes(8).toString("hex")}.${use}`);
+    // Unique without a random draw per file (an import makes thousands): random per process, then counted.
+    const n = (tempCounter++).toString(16).padStart(8, "0");
+    return join(this.#tmp, `${HOST_TAG}-${process.pid}-${TEMP_SALT}${n}.${use}`);
   }
 
   #ioError(op: string, key: string, err: unknown): GoarkError {
@@ -626,7 +641,7 @@ export class DiskStorage implements Storage {
   async stage(): Promise<Staged> {
     const path = this.#tempPath("stage");
     try {
-      await writeFile(path, "", { flag: "wx" });
+      await createEmpty(path);
     } catch (err) {
       throw new StorageError(`cannot create a staged file in ${this.#tmp}: ${(err as Error).message}`, {
         cause: err,
