@@ -27,16 +27,18 @@ export function registerImport(program: Command): void {
     );
     await asOperational(() =>
       withStore(cmd, async (storage) => {
+        const started = performance.now();
         const report = isDir
           ? await importDownloadCache(storage, source)
           : await importBundle(storage, source, { extensions: sumdbExtensions(cmd) });
+        const seconds = Math.round(performance.now() - started) / 1000;
         if (flags.json) {
           const { manifest: _m, ...rest } = report as typeof report & { manifest?: unknown };
-          process.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ ...rest, seconds }, null, 2)}\n`);
         } else {
           process.stdout.write(
             `added ${report.added.length} versions (${report.filesCreated} files, ${formatBytes(report.bytesCreated)}), ` +
-              `already present ${report.present.length}, rejected ${report.rejected.length}\n`,
+              `already present ${report.present.length}, rejected ${report.rejected.length}; ${seconds.toFixed(1)} s\n`,
           );
           for (const r of report.rejected)
             process.stdout.write(`rejected: ${r.module}@${r.version}: ${r.reason}\n`);
