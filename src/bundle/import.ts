@@ -158,7 +158,7 @@ class ByteBudget {
   readonly #waiting: { n: number; go: () => void }[] = [];
   #held = 0;
 
-  constructor(readonly total: number) {
+  constructor(total: number) {
     this.#free = total;
   }
 

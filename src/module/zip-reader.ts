@@ -33,12 +33,36 @@ export interface ZipBytes {
   data: Buffer;
 }
 
-/** Where an open zip's bytes come from: a file (BlockReader) or memory (MemoryReader). */
-interface ZipReader {
+/**
+ * Where an open zip's bytes come from: a file (BlockReader) or memory
+ * (MemoryReader). yauzl's own read and stream calls go through bytes and
+ * range, so both readers answer them alike.
+ */
+abstract class ZipReader extends yauzl.RandomAccessReader {
   /** Bytes [position, position+length), which must lie within the zip. */
-  bytes(position: number, length: number): Promise<Buffer>;
+  abstract bytes(position: number, length: number): Promise<Buffer>;
   /** Bytes [start, end) as a stream. */
-  range(start: number, end: number): Readable;
+  abstract range(start: number, end: number): Readable;
+
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (err: Error | null) => void,
+  ): void {
+    this.bytes(position, length).then(
+      (b) => {
+        b.copy(buffer, offset);
+        callback(null);
+      },
+      (err: Error) => callback(err),
+    );
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    return this.range(start, end);
+  }
 }
 
 /** An open zip: yauzl's view of its directory, and where its data is read from. */
@@ -143,7 +167,7 @@ const MAX_FREE_BLOCKS = 8;
  * small cache of 1 MiB blocks (directory records and small entries are read
  * in order, so each block is read from disk once).
  */
-class BlockReader extends yauzl.RandomAccessReader {
+class BlockReader extends ZipReader {
   private readonly blocks = new Map<number, Promise<Buffer>>();
   /** Every full-size block buffer this reader took, evicted ones included, with its read. */
   private readonly owned: { buf: Buffer; read: Promise<unknown> }[] = [];
@@ -193,27 +217,7 @@ class BlockReader extends yauzl.RandomAccessReader {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
   }
 
-  override read(
-    buffer: Buffer,
-    offset: number,
-    length: number,
-    position: number,
-    callback: (err: Error | null) => void,
-  ): void {
-    this.bytes(position, length).then(
-      (b) => {
-        b.copy(buffer, offset);
-        callback(null);
-      },
-      (err: Error) => callback(err),
-    );
-  }
-
   range(start: number, end: number): Readable {
-    return rangeStream(this.fd, start, end);
-  }
-
-  override _readStreamForRange(start: number, end: number): Readable {
     return rangeStream(this.fd, start, end);
   }
 
@@ -233,7 +237,7 @@ function outsideError(position: number, length: number, size: number): Error {
 }
 
 /** yauzl's RandomAccessReader over bytes in memory: reads are views, never copies or disk reads. */
-class MemoryReader extends yauzl.RandomAccessReader {
+class MemoryReader extends ZipReader {
   constructor(private readonly data: Buffer) {
     super();
   }
@@ -260,25 +264,6 @@ class MemoryReader extends yauzl.RandomAccessReader {
         pos += n;
       },
     });
-  }
-
-  override read(
-    buffer: Buffer,
-    offset: number,
-    length: number,
-    position: number,
-    callback: (err: Error | null) => void,
-  ): void {
-    if (position < 0 || length < 0 || position + length > this.data.length) {
-      callback(outsideError(position, length, this.data.length));
-      return;
-    }
-    this.data.copy(buffer, offset, position, position + length);
-    callback(null);
-  }
-
-  override _readStreamForRange(start: number, end: number): Readable {
-    return this.range(start, end);
   }
 }
 
