@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,21 +68,26 @@ describe("import of a bundle cut inside an entry", () => {
       for (const cut of cuts) {
         const file = join(tmp, "cut.tar");
         await writeFile(file, good.subarray(0, cut));
-        let timer: NodeJS.Timeout | undefined;
-        const outcome = await Promise.race([
-          importBundle(store, file, { name: "cut.tar" }).then(
-            () => "imported",
-            (err: unknown) => err,
-          ),
-          new Promise((r) => {
-            timer = setTimeout(() => r("hung"), LIMIT_MS);
-          }),
-        ]);
-        clearTimeout(timer);
-        assert.ok(outcome instanceof GoarkError, `cut at ${cut}: ${String(outcome)}`);
-        assert.match(outcome.message, /^bundle cut\.tar is truncated/, `cut at ${cut}`);
-        assert.ok(!outcome.message.includes("\n"));
-        assert.deepEqual(await snapshotTree(store.root, { includeDot: true }), before, `cut at ${cut}`);
+        // A plain tar file is read by position; a stream goes through the streaming tar reader.
+        for (const via of ["file", "stream"] as const) {
+          const input = via === "file" ? file : createReadStream(file);
+          let timer: NodeJS.Timeout | undefined;
+          const outcome = await Promise.race([
+            importBundle(store, input, { name: "cut.tar" }).then(
+              () => "imported",
+              (err: unknown) => err,
+            ),
+            new Promise((r) => {
+              timer = setTimeout(() => r("hung"), LIMIT_MS);
+            }),
+          ]);
+          clearTimeout(timer);
+          const at = `cut at ${cut}, read as a ${via}`;
+          assert.ok(outcome instanceof GoarkError, `${at}: ${String(outcome)}`);
+          assert.match(outcome.message, /^bundle cut\.tar is truncated/, at);
+          assert.ok(!outcome.message.includes("\n"));
+          assert.deepEqual(await snapshotTree(store.root, { includeDot: true }), before, at);
+        }
       }
     } finally {
       await store.close();

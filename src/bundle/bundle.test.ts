@@ -58,6 +58,25 @@ async function importBuffer(s: DiskStorage, data: Buffer, opts: Parameters<typeo
   return importBundle(s, Readable.from([data]), { name: "test-bundle", ...opts });
 }
 
+/** How a bundle reaches import: as a stream (tar-stream's path), or as a file (read by position when plain tar). */
+type Via = "stream" | "file";
+
+async function importVia(
+  via: Via,
+  s: DiskStorage,
+  data: Buffer,
+  opts: Parameters<typeof importBundle>[2] = {},
+) {
+  if (via === "stream") return importBuffer(s, data, opts);
+  const file = join(base, `in${n++}.tar`);
+  await writeFile(file, data);
+  try {
+    return await importBundle(s, file, { name: "test-bundle", ...opts });
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
 function sha(b: Buffer): string {
   return createHash("sha256").update(b).digest("hex");
 }
@@ -333,268 +352,277 @@ describe("export and import", () => {
   });
 });
 
-describe("hostile and broken bundles leave the store as it was", () => {
-  let good: Buffer;
-  let entries: { name: string; data: Buffer }[];
-  before(async () => {
-    const a = await sampleStore();
-    good = await exportToBuffer(a, { select: { kind: "all" } });
-    entries = await readTar(good);
-  });
+for (const via of ["stream", "file"] as const)
+  describe(`hostile and broken bundles leave the store as it was (read as a ${via})`, () => {
+    const importBuffer = (s: DiskStorage, data: Buffer, opts: Parameters<typeof importBundle>[2] = {}) =>
+      importVia(via, s, data, opts);
+    let good: Buffer;
+    let entries: { name: string; data: Buffer }[];
+    before(async () => {
+      const a = await sampleStore();
+      good = await exportToBuffer(a, { select: { kind: "all" } });
+      entries = await readTar(good);
+    });
 
-  async function targetStore(): Promise<DiskStorage> {
-    const s = await freshStore();
-    // Something already stored, to show it survives.
-    await storeVersion(s, { module: "example.com/existing", version: "v1.0.0" });
-    return s;
-  }
+    async function targetStore(): Promise<DiskStorage> {
+      const s = await freshStore();
+      // Something already stored, to show it survives.
+      await storeVersion(s, { module: "example.com/existing", version: "v1.0.0" });
+      return s;
+    }
 
-  test("truncated anywhere: the import fails and nothing lands (bounded cut points)", async () => {
-    const s = await targetStore();
-    const cuts = [
-      0,
-      1,
-      100,
-      511,
-      512,
-      1024,
-      Math.floor(good.length / 3),
-      Math.floor(good.length / 2),
-      good.length - 1030,
-      good.length - 1024 - 1,
-    ];
-    for (const cut of cuts) {
+    test("truncated anywhere: the import fails and nothing lands (bounded cut points)", async () => {
+      const s = await targetStore();
+      const cuts = [
+        0,
+        1,
+        100,
+        511,
+        512,
+        1024,
+        Math.floor(good.length / 3),
+        Math.floor(good.length / 2),
+        good.length - 1030,
+        good.length - 1024 - 1,
+      ];
+      for (const cut of cuts) {
+        const err = await expectUnchanged(
+          s,
+          () => importBuffer(s, good.subarray(0, cut)),
+          /truncated|empty|not a goark bundle/,
+        );
+        assert.match(err.message, /test-bundle/, `cut ${cut}: names the bundle`);
+      }
+      const gz = gzipSync(good);
+      await expectUnchanged(
+        s,
+        () => importBuffer(s, gz.subarray(0, Math.floor(gz.length * 0.8))),
+        /truncated/,
+      );
+    });
+
+    test("any changed byte is noticed (bounded sample of positions); only the manifest's descriptive first line may change harmlessly", async () => {
+      const manifestLen = entries[0]!.data.length;
+      const headEnd = 512 + entries[0]!.data.indexOf(0x0a);
+      const clean = await freshStore();
+      await importBuffer(clean, good);
+      const want = new Map([...(await snapshotTree(clean.root))].filter(([k]) => !k.endsWith(".meta")));
+      const positions = new Set<number>();
+      for (let p = 0; p < good.length; p += Math.max(1, Math.floor(good.length / 150))) positions.add(p);
+      for (let p = 148; p < 160; p++) positions.add(p); // the first header's checksum field
+      for (let p = good.length - 1024; p < good.length; p += 97) positions.add(p); // end-of-archive blocks
+      let noticed = 0;
+      for (const p of positions) {
+        const bad = Buffer.from(good);
+        bad[p] = (bad[p] ?? 0) ^ 0x20;
+        const s = await freshStore();
+        let outcome: string;
+        try {
+          const r = await importBuffer(s, bad);
+          outcome = r.rejected.length > 0 ? "rejected" : "accepted";
+        } catch (err) {
+          assert.ok(err instanceof GoarkError, String(err));
+          outcome = "failed";
+        }
+        if (outcome === "accepted") {
+          assert.ok(
+            p >= 512 && p < headEnd,
+            `byte ${p} changed without notice (manifest is ${manifestLen} bytes at 512)`,
+          );
+          const got = new Map([...(await snapshotTree(s.root))].filter(([k]) => !k.endsWith(".meta")));
+          assert.deepEqual(got, want);
+        } else {
+          noticed++;
+          if (outcome === "failed")
+            assert.deepEqual(await snapshotTree(s.root), new Map(), `byte ${p}: nothing lands`);
+        }
+      }
+      assert.ok(noticed >= positions.size - 10, `${noticed} of ${positions.size}`);
+    });
+
+    test("a flipped byte in a zip fails the whole bundle", async () => {
+      const s = await targetStore();
+      const i = entries.findIndex((e) => e.name.endsWith(".zip"));
+      const bad = entries.map((e, j) =>
+        j === i ? { ...e, data: Buffer.from(e.data).fill(0x41, 40, 41) } : e,
+      );
       const err = await expectUnchanged(
         s,
-        () => importBuffer(s, good.subarray(0, cut)),
-        /truncated|empty|not a goark bundle/,
+        async () => importBuffer(s, await buildTar(bad)),
+        "CHECKSUM_MISMATCH",
       );
-      assert.match(err.message, /test-bundle/, `cut ${cut}: names the bundle`);
-    }
-    const gz = gzipSync(good);
-    await expectUnchanged(s, () => importBuffer(s, gz.subarray(0, Math.floor(gz.length * 0.8))), /truncated/);
-  });
+      assert.match(err.message, /tampered/);
+      assert.ok(err.message.includes(entries[i]!.name));
+    });
 
-  test("any changed byte is noticed (bounded sample of positions); only the manifest's descriptive first line may change harmlessly", async () => {
-    const manifestLen = entries[0]!.data.length;
-    const headEnd = 512 + entries[0]!.data.indexOf(0x0a);
-    const clean = await freshStore();
-    await importBuffer(clean, good);
-    const want = new Map([...(await snapshotTree(clean.root))].filter(([k]) => !k.endsWith(".meta")));
-    const positions = new Set<number>();
-    for (let p = 0; p < good.length; p += Math.max(1, Math.floor(good.length / 150))) positions.add(p);
-    for (let p = 148; p < 160; p++) positions.add(p); // the first header's checksum field
-    for (let p = good.length - 1024; p < good.length; p += 97) positions.add(p); // end-of-archive blocks
-    let noticed = 0;
-    for (const p of positions) {
-      const bad = Buffer.from(good);
-      bad[p] = (bad[p] ?? 0) ^ 0x20;
-      const s = await freshStore();
-      let outcome: string;
-      try {
-        const r = await importBuffer(s, bad);
-        outcome = r.rejected.length > 0 ? "rejected" : "accepted";
-      } catch (err) {
-        assert.ok(err instanceof GoarkError, String(err));
-        outcome = "failed";
-      }
-      if (outcome === "accepted") {
-        assert.ok(
-          p >= 512 && p < headEnd,
-          `byte ${p} changed without notice (manifest is ${manifestLen} bytes at 512)`,
+    test("a manifest rewritten to match tampered bytes: the zip checks reject those versions, the others land", async () => {
+      const m = parseManifest(entries[0]!.data);
+      const upper = entries.findIndex((e) => e.name === zipKey("example.com/Upper", "v1.0.0"));
+      const dep = entries.findIndex((e) => e.name === zipKey("example.com/app-dep", "v1.2.0"));
+      // A valid zip for the same module@version with other content: only its h1 gives it away.
+      const other = new MemoryStorage();
+      await storeVersion(other, {
+        module: "example.com/Upper",
+        version: "v1.0.0",
+        files: { "go.mod": "module example.com/Upper\n", "evil.go": "package evil\n" },
+      });
+      const tampered = (await other.getBytes(zipKey("example.com/Upper", "v1.0.0")))!;
+      // And bytes that are no zip at all.
+      const garbage = Buffer.from("PK\x03\x04 not really a zip");
+      const replaced = new Map([
+        [upper, tampered],
+        [dep, garbage],
+      ]);
+      m.files = m.files.map((f, j) => {
+        const data = replaced.get(j + 1);
+        return data === undefined ? f : { ...f, sha256: sha(data), size: data.length };
+      });
+      const rebuilt = [
+        { name: MANIFEST_NAME, data: formatManifest(m) },
+        ...entries.slice(1).map((e, j) => ({ ...e, data: replaced.get(j + 1) ?? e.data })),
+      ];
+      const bundle = await buildTar(rebuilt);
+      // On this thread and on a worker thread alike.
+      for (const zipWorkers of [0, 1]) {
+        const s = await targetStore();
+        const r = await importBuffer(s, bundle, { zipWorkers });
+        assert.deepEqual(
+          r.rejected.map((x) => `${x.module}@${x.version}`),
+          ["example.com/Upper@v1.0.0", "example.com/app-dep@v1.2.0"],
+          `zipWorkers ${zipWorkers}`,
         );
-        const got = new Map([...(await snapshotTree(s.root))].filter(([k]) => !k.endsWith(".meta")));
-        assert.deepEqual(got, want);
-      } else {
-        noticed++;
-        if (outcome === "failed")
-          assert.deepEqual(await snapshotTree(s.root), new Map(), `byte ${p}: nothing lands`);
+        assert.match(r.rejected[0]!.reason, /has hash h1:.*but h1:.* was declared/);
+        assert.match(r.rejected[1]!.reason, /not a valid zip file/);
+        assert.equal(r.added.length, 3);
+        assert.equal(await s.stat(zipKey("example.com/Upper", "v1.0.0")), undefined);
+        assert.equal(
+          await s.stat(modKey("example.com/Upper", "v1.0.0")),
+          undefined,
+          "the version lands whole or not at all",
+        );
       }
-    }
-    assert.ok(noticed >= positions.size - 10, `${noticed} of ${positions.size}`);
-  });
-
-  test("a flipped byte in a zip fails the whole bundle", async () => {
-    const s = await targetStore();
-    const i = entries.findIndex((e) => e.name.endsWith(".zip"));
-    const bad = entries.map((e, j) => (j === i ? { ...e, data: Buffer.from(e.data).fill(0x41, 40, 41) } : e));
-    const err = await expectUnchanged(
-      s,
-      async () => importBuffer(s, await buildTar(bad)),
-      "CHECKSUM_MISMATCH",
-    );
-    assert.match(err.message, /tampered/);
-    assert.ok(err.message.includes(entries[i]!.name));
-  });
-
-  test("a manifest rewritten to match tampered bytes: the zip checks reject those versions, the others land", async () => {
-    const m = parseManifest(entries[0]!.data);
-    const upper = entries.findIndex((e) => e.name === zipKey("example.com/Upper", "v1.0.0"));
-    const dep = entries.findIndex((e) => e.name === zipKey("example.com/app-dep", "v1.2.0"));
-    // A valid zip for the same module@version with other content: only its h1 gives it away.
-    const other = new MemoryStorage();
-    await storeVersion(other, {
-      module: "example.com/Upper",
-      version: "v1.0.0",
-      files: { "go.mod": "module example.com/Upper\n", "evil.go": "package evil\n" },
     });
-    const tampered = (await other.getBytes(zipKey("example.com/Upper", "v1.0.0")))!;
-    // And bytes that are no zip at all.
-    const garbage = Buffer.from("PK\x03\x04 not really a zip");
-    const replaced = new Map([
-      [upper, tampered],
-      [dep, garbage],
-    ]);
-    m.files = m.files.map((f, j) => {
-      const data = replaced.get(j + 1);
-      return data === undefined ? f : { ...f, sha256: sha(data), size: data.length };
-    });
-    const rebuilt = [
-      { name: MANIFEST_NAME, data: formatManifest(m) },
-      ...entries.slice(1).map((e, j) => ({ ...e, data: replaced.get(j + 1) ?? e.data })),
-    ];
-    const bundle = await buildTar(rebuilt);
-    // On this thread and on a worker thread alike.
-    for (const zipWorkers of [0, 1]) {
+
+    test("a go.mod that declares another module is rejected with its reason", async () => {
       const s = await targetStore();
-      const r = await importBuffer(s, bundle, { zipWorkers });
-      assert.deepEqual(
-        r.rejected.map((x) => `${x.module}@${x.version}`),
-        ["example.com/Upper@v1.0.0", "example.com/app-dep@v1.2.0"],
-        `zipWorkers ${zipWorkers}`,
+      const m = parseManifest(entries[0]!.data);
+      const key = modKey("example.com/Upper", "v1.1.0");
+      const i = entries.findIndex((e) => e.name === key);
+      const data = Buffer.from("module example.com/evil\n");
+      m.files = m.files.map((f) => (f.key === key ? { ...f, sha256: sha(data), size: data.length } : f));
+      m.versions = m.versions.map((v) =>
+        v.module === "example.com/Upper" && v.version === "v1.1.0" ? { ...v, modH1: hashGoMod(data) } : v,
       );
-      assert.match(r.rejected[0]!.reason, /has hash h1:.*but h1:.* was declared/);
-      assert.match(r.rejected[1]!.reason, /not a valid zip file/);
-      assert.equal(r.added.length, 3);
-      assert.equal(await s.stat(zipKey("example.com/Upper", "v1.0.0")), undefined);
-      assert.equal(
-        await s.stat(modKey("example.com/Upper", "v1.0.0")),
-        undefined,
-        "the version lands whole or not at all",
+      const rebuilt = [
+        { name: MANIFEST_NAME, data: formatManifest(m) },
+        ...entries.slice(1).map((e, j) => (j + 1 === i ? { ...e, data } : e)),
+      ];
+      const r = await importBuffer(s, await buildTar(rebuilt));
+      assert.equal(r.rejected.length, 1);
+      assert.match(r.rejected[0]!.reason, /example\.com\/evil/);
+    });
+
+    test("foreign input: not a tar, a tar without manifest, zstd, an empty file, a newer format", async () => {
+      const s = await targetStore();
+      await expectUnchanged(
+        s,
+        () => importBuffer(s, Buffer.from("hello, this is not a bundle at all".repeat(40))),
+        /not a goark bundle/,
       );
-    }
-  });
+      await expectUnchanged(
+        s,
+        async () => importBuffer(s, await buildTar([{ name: "README", data: "hi" }])),
+        /not a goark bundle: its first entry is "README"/,
+      );
+      await expectUnchanged(
+        s,
+        () => importBuffer(s, Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])),
+        /zstd/,
+      );
+      await expectUnchanged(s, () => importBuffer(s, Buffer.alloc(0)), /empty/);
+      const m = JSON.parse(entries[0]!.data.toString()) as Record<string, unknown>;
+      m.formatVersion = 2;
+      await expectUnchanged(
+        s,
+        async () => importBuffer(s, await buildTar([{ name: MANIFEST_NAME, data: JSON.stringify(m) }])),
+        /format version 2 is not supported/,
+      );
+      m.format = "something-else";
+      await expectUnchanged(
+        s,
+        async () => importBuffer(s, await buildTar([{ name: MANIFEST_NAME, data: JSON.stringify(m) }])),
+        /not a goark bundle/,
+      );
+      await expectUnchanged(s, () => importBundle(s, join(base, "no-such-file.tar")), "NOT_FOUND");
+    });
 
-  test("a go.mod that declares another module is rejected with its reason", async () => {
-    const s = await targetStore();
-    const m = parseManifest(entries[0]!.data);
-    const key = modKey("example.com/Upper", "v1.1.0");
-    const i = entries.findIndex((e) => e.name === key);
-    const data = Buffer.from("module example.com/evil\n");
-    m.files = m.files.map((f) => (f.key === key ? { ...f, sha256: sha(data), size: data.length } : f));
-    m.versions = m.versions.map((v) =>
-      v.module === "example.com/Upper" && v.version === "v1.1.0" ? { ...v, modH1: hashGoMod(data) } : v,
-    );
-    const rebuilt = [
-      { name: MANIFEST_NAME, data: formatManifest(m) },
-      ...entries.slice(1).map((e, j) => (j + 1 === i ? { ...e, data } : e)),
-    ];
-    const r = await importBuffer(s, await buildTar(rebuilt));
-    assert.equal(r.rejected.length, 1);
-    assert.match(r.rejected[0]!.reason, /example\.com\/evil/);
-  });
-
-  test("foreign input: not a tar, a tar without manifest, zstd, an empty file, a newer format", async () => {
-    const s = await targetStore();
-    await expectUnchanged(
-      s,
-      () => importBuffer(s, Buffer.from("hello, this is not a bundle at all".repeat(40))),
-      /not a goark bundle/,
-    );
-    await expectUnchanged(
-      s,
-      async () => importBuffer(s, await buildTar([{ name: "README", data: "hi" }])),
-      /not a goark bundle: its first entry is "README"/,
-    );
-    await expectUnchanged(
-      s,
-      () => importBuffer(s, Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0])),
-      /zstd/,
-    );
-    await expectUnchanged(s, () => importBuffer(s, Buffer.alloc(0)), /empty/);
-    const m = JSON.parse(entries[0]!.data.toString()) as Record<string, unknown>;
-    m.formatVersion = 2;
-    await expectUnchanged(
-      s,
-      async () => importBuffer(s, await buildTar([{ name: MANIFEST_NAME, data: JSON.stringify(m) }])),
-      /format version 2 is not supported/,
-    );
-    m.format = "something-else";
-    await expectUnchanged(
-      s,
-      async () => importBuffer(s, await buildTar([{ name: MANIFEST_NAME, data: JSON.stringify(m) }])),
-      /not a goark bundle/,
-    );
-    await expectUnchanged(s, () => importBundle(s, join(base, "no-such-file.tar")), "NOT_FOUND");
-  });
-
-  test("entry names are checked against the layout: traversal, absolute paths, symlinks, extra and reordered entries", async () => {
-    const s = await targetStore();
-    const m = parseManifest(entries[0]!.data);
-    for (const key of [
-      "../../etc/passwd.zip",
-      "/etc/x/@v/v1.0.0.zip",
-      "a/@v/.hidden.zip",
-      "A/@v/v1.0.0.zip",
-      "a/@v/v1.0.0.exe",
-      "a/@v/v1.0.zip",
-    ]) {
-      const raw = JSON.parse(formatManifest(m).toString()) as {
-        files: { key: string }[];
-        versions: unknown[];
-      };
-      raw.files[0]!.key = key;
+    test("entry names are checked against the layout: traversal, absolute paths, symlinks, extra and reordered entries", async () => {
+      const s = await targetStore();
+      const m = parseManifest(entries[0]!.data);
+      for (const key of [
+        "../../etc/passwd.zip",
+        "/etc/x/@v/v1.0.0.zip",
+        "a/@v/.hidden.zip",
+        "A/@v/v1.0.0.zip",
+        "a/@v/v1.0.0.exe",
+        "a/@v/v1.0.zip",
+      ]) {
+        const raw = JSON.parse(formatManifest(m).toString()) as {
+          files: { key: string }[];
+          versions: unknown[];
+        };
+        raw.files[0]!.key = key;
+        await expectUnchanged(
+          s,
+          async () =>
+            importBuffer(
+              s,
+              await buildTar([{ name: MANIFEST_NAME, data: JSON.stringify(raw) }, ...entries.slice(1)]),
+            ),
+          /./,
+        );
+      }
+      // The tar's entries must be exactly the manifest's, in order.
+      const swapped = [entries[0]!, entries[2]!, entries[1]!, ...entries.slice(3)];
+      await expectUnchanged(
+        s,
+        async () => importBuffer(s, await buildTar(swapped)),
+        /where the manifest lists/,
+      );
+      await expectUnchanged(
+        s,
+        async () => importBuffer(s, await buildTar([...entries, { name: "extra/@v/v1.0.0.zip", data: "x" }])),
+        /unexpected entry/,
+      );
+      const sym = [...entries];
+      sym[1] = { name: entries[1]!.name, data: Buffer.alloc(0) };
       await expectUnchanged(
         s,
         async () =>
           importBuffer(
             s,
-            await buildTar([{ name: MANIFEST_NAME, data: JSON.stringify(raw) }, ...entries.slice(1)]),
+            await buildTar(sym.map((e, j) => (j === 1 ? { ...e, type: "symlink" as const } : e))),
           ),
-        /./,
+        /not a regular file|bytes but the manifest says/,
       );
-    }
-    // The tar's entries must be exactly the manifest's, in order.
-    const swapped = [entries[0]!, entries[2]!, entries[1]!, ...entries.slice(3)];
-    await expectUnchanged(
-      s,
-      async () => importBuffer(s, await buildTar(swapped)),
-      /where the manifest lists/,
-    );
-    await expectUnchanged(
-      s,
-      async () => importBuffer(s, await buildTar([...entries, { name: "extra/@v/v1.0.0.zip", data: "x" }])),
-      /unexpected entry/,
-    );
-    const sym = [...entries];
-    sym[1] = { name: entries[1]!.name, data: Buffer.alloc(0) };
-    await expectUnchanged(
-      s,
-      async () =>
-        importBuffer(
-          s,
-          await buildTar(sym.map((e, j) => (j === 1 ? { ...e, type: "symlink" as const } : e))),
-        ),
-      /not a regular file|bytes but the manifest says/,
-    );
-  });
+    });
 
-  test("a version whose bytes differ from what the store holds is rejected (stored versions are immutable)", async () => {
-    const s = await freshStore();
-    await s.putBytes(
-      modKey("example.com/Upper", "v1.1.0"),
-      Buffer.from("module example.com/Upper\n\n// different\n"),
-      { origin: "test" },
-    );
-    const r = await importBuffer(s, good);
-    assert.deepEqual(
-      r.rejected.map((x) => `${x.module}@${x.version}`),
-      ["example.com/Upper@v1.1.0"],
-    );
-    assert.match(r.rejected[0]!.reason, /immutable/);
-    assert.equal(r.added.length, 4);
+    test("a version whose bytes differ from what the store holds is rejected (stored versions are immutable)", async () => {
+      const s = await freshStore();
+      await s.putBytes(
+        modKey("example.com/Upper", "v1.1.0"),
+        Buffer.from("module example.com/Upper\n\n// different\n"),
+        { origin: "test" },
+      );
+      const r = await importBuffer(s, good);
+      assert.deepEqual(
+        r.rejected.map((x) => `${x.module}@${x.version}`),
+        ["example.com/Upper@v1.1.0"],
+      );
+      assert.match(r.rejected[0]!.reason, /immutable/);
+      assert.equal(r.added.length, 4);
+    });
   });
-});
 
 describe("extension hook (checksum-database material travels here)", () => {
   test("export adds files and a section; import checks versions before commit and sees what landed", async () => {

@@ -29,13 +29,13 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename } from "node:path";
 import { Readable } from "node:stream";
 import { finished, pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
-import type { Extract, Header } from "tar-stream";
+import type { Extract } from "tar-stream";
 import tar from "tar-stream";
 import {
   asGoarkError,
@@ -60,6 +60,7 @@ import {
   type ManifestVersion,
   parseManifest,
 } from "./manifest.ts";
+import { type TarEntry, TarFileReader } from "./tar-file-reader.ts";
 import { TarGuard } from "./tar-guard.ts";
 import { checkVersionFiles, type FileToCheck } from "./version-check.ts";
 import { type ZipVerifier, ZipVerifyPool } from "./zip-verify-pool.ts";
@@ -211,29 +212,63 @@ async function sniff(stream: Readable, n: number): Promise<{ head: Buffer; strea
   return { head, stream: Readable.from(all(), { objectMode: false }) };
 }
 
-/** The tar byte stream of a bundle: gzip is recognised by its magic number and undone. */
-export async function openBundleStream(input: string | Readable, name: string): Promise<Readable> {
-  let raw: Readable;
-  if (typeof input === "string") {
-    try {
-      const st = await stat(input);
-      if (!st.isFile()) throw new BadRequestError(`bundle ${input} is not a file`);
-    } catch (err) {
-      if (err instanceof GoarkError) throw err;
-      throw new NotFoundError(`bundle ${input} cannot be read: ${(err as Error).message}`, { cause: err });
-    }
-    raw = createReadStream(input, { highWaterMark: 1 << 20 });
-  } else {
-    raw = input;
+/** The size of the bundle file at path; a one-line error when it is missing or not a file. */
+async function bundleFileSize(path: string): Promise<number> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new BadRequestError(`bundle ${path} is not a file`);
+    return st.size;
+  } catch (err) {
+    if (err instanceof GoarkError) throw err;
+    throw new NotFoundError(`bundle ${path} cannot be read: ${(err as Error).message}`, { cause: err });
   }
-  const { head, stream } = await sniff(raw, 4);
+}
+
+/** Refuses what no bundle starts with (nothing, zstd); true for gzip. */
+function isGzip(head: Buffer, name: string): boolean {
   if (head.length === 0) throw new BadRequestError(`bundle ${name} is empty`);
   if (head.subarray(0, 4).equals(ZSTD_MAGIC)) {
     throw new UnsupportedError(
       `bundle ${name} is zstd-compressed; decompress it first (zstd -d) or export with --format tar.gz`,
     );
   }
-  if (head.subarray(0, 2).equals(GZIP_MAGIC)) {
+  return head.subarray(0, 2).equals(GZIP_MAGIC);
+}
+
+/**
+ * The entries of a bundle: a plain tar file is read by position
+ * (TarFileReader); gzip, and bundles given as streams, through tar-stream.
+ */
+async function openEntries(input: string | Readable, name: string): Promise<EntrySource> {
+  if (typeof input === "string") {
+    const size = await bundleFileSize(input);
+    const head = Buffer.alloc(Math.min(4, size));
+    try {
+      const fh = await open(input, "r");
+      try {
+        await fh.read(head, 0, head.length, 0);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      throw new NotFoundError(`bundle ${input} cannot be read: ${(err as Error).message}`, { cause: err });
+    }
+    if (!isGzip(head, name)) return TarFileReader.open(input, name);
+  }
+  return new EntryReader(await openBundleStream(input, name), name);
+}
+
+/** The tar byte stream of a bundle: gzip is recognised by its magic number and undone. */
+export async function openBundleStream(input: string | Readable, name: string): Promise<Readable> {
+  let raw: Readable;
+  if (typeof input === "string") {
+    await bundleFileSize(input);
+    raw = createReadStream(input, { highWaterMark: 1 << 20 });
+  } else {
+    raw = input;
+  }
+  const { head, stream } = await sniff(raw, 4);
+  if (isGzip(head, name)) {
     const gunzip = createGunzip();
     stream.on("error", (err) => gunzip.destroy(err));
     gunzip.once("close", () => stream.destroy());
@@ -261,11 +296,35 @@ function readError(name: string, err: unknown): GoarkError {
   return asGoarkError(err);
 }
 
-/** Reads tar entries one at a time from a byte stream, through the guard. */
-class EntryReader {
+/** Where import takes a bundle's entries from, one at a time. */
+interface EntrySource {
+  next(): Promise<TarEntry | undefined>;
+  /** What stopped the reading, if something did behind the entry being read. */
+  readonly failure: unknown;
+  /** Stops reading and releases the input. */
+  close(): Promise<void>;
+}
+
+type StreamEntry = Readable & { header: { name: string; type: string | null; size?: number } };
+
+/** Reads all of a tar-stream entry into dst (exactly its size). */
+async function fill(entry: StreamEntry, dst: Buffer): Promise<void> {
+  if (entry.destroyed) throw new Error("bundle entry was cut off");
+  let at = 0;
+  for await (const chunk of entry) {
+    const c = chunk as Buffer;
+    if (at + c.length > dst.length) throw new Error("bundle entry is longer than its header says");
+    c.copy(dst, at);
+    at += c.length;
+  }
+  if (at !== dst.length) throw new Error("bundle entry was cut off");
+}
+
+/** Reads tar entries one at a time from a byte stream (tar-stream), through the guard. */
+class EntryReader implements EntrySource {
   readonly #extract: Extract;
   readonly #source: Readable;
-  readonly #it: AsyncIterator<Readable & { header: Header }>;
+  readonly #it: AsyncIterator<StreamEntry>;
   readonly #feeding: Promise<void>;
   #feedError: unknown;
   #extractError: unknown;
@@ -278,7 +337,7 @@ class EntryReader {
     this.#extract.on("error", (err: unknown) => {
       this.#extractError ??= err;
     });
-    this.#it = this.#extract[Symbol.asyncIterator]() as AsyncIterator<Readable & { header: Header }>;
+    this.#it = this.#extract[Symbol.asyncIterator]() as AsyncIterator<StreamEntry>;
     const guard = new TarGuard(name);
     const extract = this.#extract;
     this.#feeding = (async () => {
@@ -308,14 +367,26 @@ class EntryReader {
     })();
   }
 
-  async next(): Promise<(Readable & { header: Header }) | undefined> {
+  async next(): Promise<TarEntry | undefined> {
+    let r: IteratorResult<StreamEntry>;
     try {
-      const r = await this.#it.next();
+      r = await this.#it.next();
       if (this.#feedError !== undefined) throw this.#feedError;
-      return r.done ? undefined : r.value;
     } catch (err) {
       throw this.#feedError ?? err;
     }
+    if (r.done) return undefined;
+    const e = r.value;
+    return {
+      header: { name: e.header.name, type: e.header.type ?? "unknown", size: e.header.size ?? 0 },
+      readInto: (dst) => fill(e, dst),
+      stream: () => {
+        // pipeline() never settles for an entry the tar reader destroyed before it was attached
+        // (a bundle that ends inside this entry).
+        if (e.destroyed) throw new Error("bundle entry was cut off");
+        return e;
+      },
+    };
   }
 
   /** What stopped the input or the tar reader, if anything did. */
@@ -331,39 +402,25 @@ class EntryReader {
   }
 }
 
-async function readSmall(entry: Readable, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let len = 0;
-  for await (const chunk of entry) {
-    len += (chunk as Buffer).length;
-    if (len > max) throw new TooLargeError(`bundle entry over ${max} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 /**
  * Streams an entry into staged (or nowhere) and returns its sha256 and size:
  * the staged file's write stream hashes what it writes, so each byte is
  * hashed once.
  */
 async function receive(
-  entry: Readable,
+  entry: TarEntry,
   staged: Staged | undefined,
 ): Promise<{ sha256: string; size: number }> {
   if (staged === undefined) {
     const hash = createHash("sha256");
     let size = 0;
-    for await (const chunk of entry) {
+    for await (const chunk of entry.stream()) {
       hash.update(chunk as Buffer);
       size += (chunk as Buffer).length;
     }
     return { sha256: hash.digest("hex"), size };
   }
-  // pipeline() never settles for an entry the tar reader destroyed before it was attached
-  // (a bundle that ends inside this entry).
-  if ((entry as Readable & { destroyed?: boolean }).destroyed) throw new Error("bundle entry was cut off");
-  await pipeline(entry, staged.createWriteStream());
+  await pipeline(entry.stream(), staged.createWriteStream());
   const digest = staged.writtenDigest;
   if (digest === undefined) throw new GoarkError("INTERNAL", `staged file ${staged.path} reported no digest`);
   return digest;
@@ -413,17 +470,9 @@ class ZipBuffers {
  * handed to a worker without a copy). size is what the tar header says,
  * which expectEntry matched to the manifest.
  */
-async function collect(entry: Readable, size: number, buffers?: ZipBuffers): Promise<Buffer> {
-  if ((entry as Readable & { destroyed?: boolean }).destroyed) throw new Error("bundle entry was cut off");
+async function collect(entry: TarEntry, size: number, buffers?: ZipBuffers): Promise<Buffer> {
   const data = buffers?.take(size) ?? Buffer.from(new ArrayBuffer(size));
-  let at = 0;
-  for await (const chunk of entry) {
-    const c = chunk as Buffer;
-    if (at + c.length > size) throw new Error("bundle entry is longer than its header says");
-    c.copy(data, at);
-    at += c.length;
-  }
-  if (at !== size) throw new Error("bundle entry was cut off");
+  await entry.readInto(data);
   return data;
 }
 
@@ -444,11 +493,7 @@ async function writeStaged(storage: Storage, pf: PendingFile, data: Buffer, name
   if (got.sha256 !== pf.file.sha256 || got.size !== pf.file.size) throw tampered(name, pf.file, got);
 }
 
-function expectEntry(
-  name: string,
-  entry: (Readable & { header: Header }) | undefined,
-  file: ManifestFile,
-): Readable {
+function expectEntry(name: string, entry: TarEntry | undefined, file: ManifestFile): TarEntry {
   if (entry === undefined)
     throw new BadRequestError(`bundle ${name} is truncated: it ends before ${file.key}`);
   const h = entry.header;
@@ -491,7 +536,7 @@ export async function readBundleManifest(
   opts: { name?: string } = {},
 ): Promise<BundleManifest> {
   const name = opts.name ?? (typeof input === "string" ? basename(input) : "bundle");
-  const reader = new EntryReader(await openBundleStream(input, name), name);
+  const reader = await openEntries(input, name);
   try {
     return await readManifestEntry(reader, name);
   } catch (err) {
@@ -501,7 +546,7 @@ export async function readBundleManifest(
   }
 }
 
-async function readManifestEntry(reader: EntryReader, name: string): Promise<BundleManifest> {
+async function readManifestEntry(reader: EntrySource, name: string): Promise<BundleManifest> {
   const first = await reader.next();
   if (first === undefined)
     throw new BadRequestError(`bundle ${name} is not a goark bundle: it holds no files`);
@@ -515,7 +560,7 @@ async function readManifestEntry(reader: EntryReader, name: string): Promise<Bun
       `bundle ${name}: manifest of ${first.header.size} bytes is over the ${MAX_MANIFEST_BYTES}-byte limit`,
     );
   }
-  const data = await readSmall(first, MAX_MANIFEST_BYTES);
+  const data = await collect(first, first.header.size);
   try {
     return parseManifest(data);
   } catch (err) {
@@ -537,7 +582,7 @@ export async function importBundle(
   let manifest: BundleManifest;
   let pool: ZipVerifyPool | undefined;
   try {
-    const reader = new EntryReader(await openBundleStream(input, name), name);
+    const reader = await openEntries(input, name);
     try {
       manifest = await readManifestEntry(reader, name);
       const workers = opts.zipWorkers ?? defaultZipWorkers(manifest);
@@ -567,7 +612,7 @@ export async function importBundle(
 
 async function receiveVersions(
   storage: Storage,
-  reader: EntryReader,
+  reader: EntrySource,
   manifest: BundleManifest,
   name: string,
   origin: string,
@@ -723,7 +768,7 @@ async function dropStaged(pv: PendingVersion): Promise<void> {
 
 async function receiveExtensionFiles(
   storage: Storage,
-  reader: EntryReader,
+  reader: EntrySource,
   manifest: BundleManifest,
   name: string,
   out: Map<string, ReceivedExtensionFile[]>,

@@ -38,7 +38,7 @@ export function tarSize(field: Buffer): number {
   return text === "" ? 0 : Number.parseInt(text, 8);
 }
 
-function isZero(b: Buffer): boolean {
+export function isZero(b: Buffer): boolean {
   for (const x of b) if (x !== 0) return false;
   return true;
 }
@@ -61,6 +61,18 @@ export class TarGuard {
 
   #fail(rule: string): never {
     throw new BadRequestError(`bundle ${this.#name}: ${rule}; the bundle is corrupt or was tampered with`);
+  }
+
+  /**
+   * Passes n bytes of the current entry's data without looking at them (a
+   * reader that reads entry data on its own, by position, calls this instead
+   * of inspect for that data).
+   */
+  skip(n: number): void {
+    if (n > this.#dataLeft || this.#pax !== undefined) {
+      throw new Error(`TarGuard.skip(${n}) past the entry's data (${this.#dataLeft} bytes left)`);
+    }
+    this.#dataLeft -= n;
   }
 
   /** Looks at the next chunk of the tar stream; throws on what the reader must not see. */

@@ -115,14 +115,19 @@ interface IndexEntry {
 
 type LoadOutcome = "loaded" | "rebuilt" | "removed" | "absent";
 
-/** How a publish inside commitStagedMany differs from a lone one. */
+/** What the publishes of one commitStagedMany share. */
 interface PublishBatch {
-  /** The record, already written and fsync-ed to a temp file: published by rename. */
-  recordTmp: string;
-  /** Directories made in this batch (so mkdir runs once per directory). */
-  made: Set<string>;
+  /** Directories made in this batch, by the mkdir that made them (each runs once; others wait on it). */
+  made: Map<string, Promise<string | undefined>>;
   /** Directories to fsync once the whole batch is published. */
   toSync: Set<string>;
+}
+
+/** How a publish inside commitStagedMany differs from a lone one. */
+interface BatchPublish {
+  batch: PublishBatch;
+  /** The record, already written and fsync-ed to a temp file: published by rename. */
+  recordTmp: string;
 }
 
 interface LoadMode {
@@ -161,6 +166,8 @@ async function eachLimited<T>(
 
 /** fsyncs in flight at once in a batch: enough to share journal commits, few enough to leave the thread pool room. */
 const SYNC_PARALLEL = 16;
+/** Publishes (link and rename, each a trip to the thread pool) under way at once in a batch. */
+const PUBLISH_PARALLEL = 8;
 
 /** Records are one short line; a longer file is not a record (and is rebuilt). */
 const MAX_RECORD = 64 << 10;
@@ -697,7 +704,7 @@ export class DiskStorage implements Storage {
   /**
    * The batch form of commitStaged (see Storage): every data file and every
    * record (written to temp files first) is fsync-ed, a few at a time; then
-   * the items are published in order, each under its key's lock; then each
+   * the items are published, a few at a time, each under its key's lock; then each
    * directory that gained a name is fsync-ed once. A crash at any point
    * leaves each item absent or complete, as with commitStaged.
    */
@@ -724,7 +731,7 @@ export class DiskStorage implements Storage {
         await item.staged.dispose().catch(() => undefined);
       }
     }
-    const batch: PublishBatch = { recordTmp: "", made: new Set(), toSync: new Set() };
+    const batch: PublishBatch = { made: new Map(), toSync: new Set() };
     try {
       // Durable first: each data file (its size checked against what its stream wrote) and its record.
       await eachLimited(taken, SYNC_PARALLEL, async (p) => {
@@ -743,22 +750,25 @@ export class DiskStorage implements Storage {
           fail(p.i, err);
         }
       });
-      // Then visible, in the given order.
-      for (const p of taken) {
-        if (outcomes[p.i] !== undefined || p.recordTmp === undefined) continue;
+      // Then visible, a few at a time: each item is atomic on its own, and none depends on another
+      // of the same batch (callers put what must come later in a later batch).
+      await eachLimited(taken, PUBLISH_PARALLEL, async (p) => {
+        if (outcomes[p.i] !== undefined || p.recordTmp === undefined) return;
         const key = items[p.i]!.key;
         try {
-          batch.recordTmp = p.recordTmp;
-          const result = await this.#publish(key, p.file.path, p.meta!, undefined, batch);
+          const result = await this.#publish(key, p.file.path, p.meta!, undefined, {
+            batch,
+            recordTmp: p.recordTmp,
+          });
           // Created: the record temp was renamed into place (nothing left to remove).
           if (result.created) delete p.recordTmp;
           outcomes[p.i] = { ok: true, result };
         } catch (err) {
           fail(p.i, err);
-          continue;
+          return;
         }
         await opts.onPublished?.(p.i);
-      }
+      });
       // Then the names durable: each directory once.
       try {
         await eachLimited([...batch.toSync], SYNC_PARALLEL, fsyncPath);
@@ -786,7 +796,7 @@ export class DiskStorage implements Storage {
     tmp: string,
     meta: ArtefactMeta,
     data: Buffer | undefined,
-    batch?: PublishBatch,
+    inBatch?: BatchPublish,
   ): Promise<CommitResult> {
     return this.#withLock(key, async () => {
       const immutable = isImmutableKey(key);
@@ -798,9 +808,14 @@ export class DiskStorage implements Storage {
         if (existing !== undefined) return this.#sameOrConflict(key, existing, meta);
       }
       let firstCreated: string | undefined;
-      if (batch === undefined || !batch.made.has(dir)) {
-        firstCreated = await mkdir(dir, { recursive: true });
-        batch?.made.add(dir);
+      const making = inBatch?.batch.made.get(dir);
+      if (making !== undefined) {
+        // Made (or being made) by another item of the batch, which syncs what it created.
+        await making;
+      } else {
+        const made = mkdir(dir, { recursive: true });
+        inBatch?.batch.made.set(dir, made);
+        firstCreated = await made;
       }
       let oldSize = 0;
       let replaced = false;
@@ -826,12 +841,12 @@ export class DiskStorage implements Storage {
         await rm(path + META_SUFFIX, { force: true });
         await rename(tmp, path);
       }
-      if (batch === undefined) {
+      if (inBatch === undefined) {
         await this.#writeRecord(path, meta, true);
         await this.#syncDirs(dir, firstCreated);
       } else {
-        await rename(batch.recordTmp, path + META_SUFFIX);
-        for (const d of this.#dirsToSync(dir, firstCreated)) batch.toSync.add(d);
+        await rename(inBatch.recordTmp, path + META_SUFFIX);
+        for (const d of this.#dirsToSync(dir, firstCreated)) inBatch.batch.toSync.add(d);
       }
       this.#index.set(key, { meta, persistedAccess: 0 });
       if (data !== undefined) this.#lru.set(key, data);

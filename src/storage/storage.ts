@@ -157,9 +157,10 @@ export interface Storage {
    * Commits many staged files, each with commitStaged's guarantees, sharing
    * the cost of durability: the files are made durable together, then
    * published, then every directory touched is made durable once. When the
-   * promise resolves, every item published is durable. Items are published in
-   * the given order but are otherwise independent: a file that must become
-   * visible only once others are durable goes into a later batch. An item
+   * promise resolves, every item published is durable. Items may be published
+   * in any order, several at once (two items for one key still go in the
+   * given order): a file that must become visible only once others are
+   * durable goes into a later batch. An item
    * that cannot be committed (declared digest wrong, different immutable
    * bytes already stored, a bad key or staged file, an I/O error on its
    * files) gets its error as its outcome; the others still land. Rejects
