@@ -101,6 +101,8 @@ export interface ImportReport {
   bytesCreated: number;
   /** list files written or removed. */
   listsUpdated: number;
+  /** Of the import's time, how long the commit took (after the bundle was read and checked): disk latency shows here. */
+  commitSeconds?: number;
 }
 
 interface PendingFile {
@@ -603,7 +605,10 @@ export async function importBundle(
       await pool?.close();
     }
     await runChecks(storage, manifest, pending, extFiles, opts.extensions ?? []);
-    return await commitAll(storage, manifest, pending, extFiles, origin, opts);
+    const started = performance.now();
+    const report = await commitAll(storage, manifest, pending, extFiles, origin, opts);
+    report.commitSeconds = Math.round(performance.now() - started) / 1000;
+    return report;
   } finally {
     for (const p of pending) for (const f of p.files) await f.staged?.dispose();
     for (const s of extStaged) await s.dispose();
