@@ -144,6 +144,9 @@ const MEMORY_ZIP_MAX = 8 << 20;
 /** Bytes of received zips held in memory for their checks at once. */
 const MEMORY_ZIP_BUDGET = 16 << 20;
 
+/** Files held in memory from this size up are synced as they are staged (see writeStaged). */
+const SYNC_BEHIND_MIN = 256 << 10;
+
 /** Below this many bytes of zips to check from memory, a worker's start-up costs more than it saves. */
 const WORKER_MIN_BYTES = 32 << 20;
 
@@ -486,8 +489,9 @@ async function collect(entry: TarEntry, size: number, buffers?: ZipBuffers): Pro
 async function writeStaged(storage: Storage, pf: PendingFile, data: Buffer, name: string): Promise<void> {
   const staged = await storage.stage();
   pf.staged = staged;
-  // Synced here, behind the reading, so the commit at the end has little left to wait for.
-  const out = staged.createWriteStream({ sync: true });
+  // A large file is synced here, behind the reading, so the commit at the end has little left
+  // to write out; small ones are left to the commit (one syncfs for the lot, in a large batch).
+  const out = staged.createWriteStream({ sync: data.length >= SYNC_BEHIND_MIN });
   out.end(data);
   await finished(out);
   const got = staged.writtenDigest;

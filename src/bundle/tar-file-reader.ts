@@ -125,8 +125,8 @@ export class TarFileReader {
   #pos = 0;
   /** Padding bytes after the last entry's data, checked with the next header. */
   #pad = 0;
-  /** The padding and next header, when they were read along with the last entry's data. */
-  #ahead: Buffer | undefined;
+  /** Bytes read along with an entry's data (its padding and the next header), and where they start. */
+  #ahead: { at: number; buf: Buffer } | undefined;
   #closed = false;
 
   private constructor(fd: number, size: number, name: string) {
@@ -159,7 +159,8 @@ export class TarFileReader {
 
   /** The next header block, with the padding that comes before it checked on the way. */
   async #header(): Promise<Buffer> {
-    let buf = this.#ahead;
+    // Read ahead for the entry just passed (not some other one): used when it holds the whole header.
+    let buf = this.#ahead?.at === this.#pos ? this.#ahead.buf : undefined;
     this.#ahead = undefined;
     let got = buf?.length ?? 0;
     if (buf === undefined || buf.length < this.#pad + BLOCK) {
@@ -242,7 +243,7 @@ export class TarFileReader {
         const tail = Buffer.allocUnsafe(Math.min(this.#pad + BLOCK, this.#size - (start + dst.length)));
         const got = await readvAt(fd, [dst, tail], start);
         if (got < dst.length) throw this.#truncated(`inside ${header.name}`);
-        this.#ahead = tail.subarray(0, got - dst.length);
+        this.#ahead = { at: start + dst.length, buf: tail.subarray(0, got - dst.length) };
       },
       stream: () => {
         take();

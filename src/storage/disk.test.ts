@@ -11,10 +11,15 @@ import { runStorageCompliance } from "./compliance.ts";
 import { DiskStorage } from "./disk.ts";
 import { infoKey, latestKey, listKey, modKey, zipKey } from "./keys.ts";
 
-for (const blockingLoads of [false, true]) {
-  runStorageCompliance(blockingLoads ? "disk, blocking loads" : "disk", async () => {
+// syncfsBatch 1: every commitStagedMany takes the syncfs path (by default only large batches do).
+for (const [name, opts] of [
+  ["disk", {}],
+  ["disk, blocking loads", { blockingLoads: true }],
+  ["disk, syncfs for every batch", { syncfsBatch: 1 }],
+] as const) {
+  runStorageCompliance(name, async () => {
     const dir = await mkdtemp(join(tmpdir(), "goark-disk-"));
-    const storage = await DiskStorage.open({ root: join(dir, "store"), blockingLoads });
+    const storage = await DiskStorage.open({ root: join(dir, "store"), ...opts });
     return {
       storage,
       cleanup: async () => {
@@ -445,6 +450,38 @@ describe("disk store", () => {
       coarse.touch(key); // within the hour: memory only
       await coarse.close();
       assert.equal(JSON.parse(await readFile(metaFile, "utf8")).lastAccess, first);
+    } finally {
+      await t.done();
+    }
+  });
+
+  it("commits a large batch with syncfs, and file by file where syncfs is unavailable", async () => {
+    const t = await tempRoot();
+    try {
+      const script = join(import.meta.dirname, "../../test/helpers/commit-batch-child.ts");
+      const run = (root: string, path: string | undefined) => {
+        const env = { ...process.env };
+        if (path !== undefined) env.PATH = path;
+        const r = spawnSync(process.execPath, ["--import", "tsx", script, root, "40"], {
+          env,
+          encoding: "utf8",
+          timeout: 60_000,
+        });
+        assert.equal(r.status, 0, r.stderr);
+        return JSON.parse(r.stdout.trim()) as { syncfs: boolean; ok: boolean[]; read: string[] };
+      };
+      const want = Array.from({ length: 40 }, (_, i) => `{"Version":"v1.0.${i}"}`);
+      const withSync = run(join(t.dir, "a"), undefined);
+      assert.equal(withSync.syncfs, process.platform === "linux", "sync -f works here");
+      assert.deepEqual(withSync.read, want);
+      assert.ok(withSync.ok.every(Boolean));
+      // No `sync` on the PATH: the batch falls back to an fsync per file and directory, and lands the same.
+      const without = run(join(t.dir, "b"), join(t.dir, "no-such-dir"));
+      assert.equal(without.syncfs, false);
+      assert.deepEqual(without.read, want);
+      assert.ok(without.ok.every(Boolean));
+      for (const sub of ["a", "b"])
+        assert.deepEqual(await readdir(join(t.dir, sub, ".tmp")), [], `${sub}: no temp files left`);
     } finally {
       await t.done();
     }
