@@ -5,40 +5,16 @@
  * bundle, what the streaming path refuses.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import tar from "tar-stream";
+import { bytes, TAR_CASES } from "../../test/helpers/tar-cases.ts";
 import { GoarkError } from "../errors.ts";
 import { TarFileReader } from "./tar-file-reader.ts";
 import { MAX_TRAILING } from "./tar-guard.ts";
-
-function bytes(seed: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let block = createHash("sha256").update(seed).digest();
-  for (let at = 0; at < size; at += block.length) {
-    block.copy(out, at);
-    block = createHash("sha256").update(block).digest();
-  }
-  return out;
-}
-
-const dirs = (n: number) => Array.from({ length: n }, (_, i) => `d${i}`).join("/");
-
-/** ustar names, prefixed names, PAX names (ASCII and not), sizes around block boundaries, an empty entry. */
-const CASES: { name: string; size: number }[] = [
-  { name: "goark-manifest.json", size: 300 },
-  { name: "a".repeat(100), size: 512 },
-  { name: `${dirs(20)}/${"f".repeat(60)}.zip`, size: 1024 },
-  { name: `${dirs(60)}/x.mod`, size: 0 },
-  { name: `${"g".repeat(120)}/y`, size: 5000 },
-  { name: `ü${"h".repeat(91)}`, size: 511 },
-  { name: `ü/${"i".repeat(989)}`, size: 4096 * 3 + 7 },
-  { name: "example.com/!upper/@v/v1.0.0.info", size: 513 },
-];
 
 async function pack(
   list: {
@@ -142,11 +118,11 @@ describe("positional tar reader", () => {
 
   test("reads what tar-stream reads: names, types and bytes", async () => {
     const archive = await pack([
-      ...CASES.map((c, i) => ({ name: c.name, data: bytes(`e${i}`, c.size) })),
+      ...TAR_CASES.map((c, i) => ({ name: c.name, data: bytes(`e${i}`, c.size) })),
       { name: "dir", data: Buffer.alloc(0), type: "directory" as const },
     ]);
     const want = await viaTarStream(archive);
-    assert.equal(want.length, CASES.length + 1);
+    assert.equal(want.length, TAR_CASES.length + 1);
     assert.deepEqual(await viaFile(archive), want);
   });
 

@@ -5,13 +5,13 @@
  * pack is the reference here.
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import tar from "tar-stream";
+import { bytes, TAR_CASES } from "../../test/helpers/tar-cases.ts";
 import {
   bufferBody,
   FileSink,
@@ -23,33 +23,8 @@ import {
   writeTarFile,
 } from "./tar-writer.ts";
 
-function bytes(seed: string, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let block = createHash("sha256").update(seed).digest();
-  for (let at = 0; at < size; at += block.length) {
-    block.copy(out, at);
-    block = createHash("sha256").update(block).digest();
-  }
-  return out;
-}
-
 const MTIME = new Date("2024-05-06T07:08:09Z");
-const dirs = (n: number) => Array.from({ length: n }, (_, i) => `d${i}`).join("/");
-
-/** Names covering ustar, ustar with a prefix, and PAX records around their length-digit boundaries. */
-const CASES: { name: string; size: number }[] = [
-  { name: "goark-manifest.json", size: 300 },
-  { name: "a".repeat(100), size: 512 },
-  { name: `${dirs(20)}/${"f".repeat(60)}.zip`, size: 1024 },
-  { name: `${dirs(60)}/x.mod`, size: 0 },
-  { name: `${"g".repeat(120)}/y`, size: 5000 },
-  { name: `ü${"h".repeat(89)}`, size: 20_000 },
-  { name: `ü${"h".repeat(90)}`, size: 1 },
-  { name: `ü${"h".repeat(91)}`, size: 511 },
-  { name: `ü/${"i".repeat(988)}`, size: 513 },
-  { name: `ü/${"i".repeat(989)}`, size: 4096 * 3 + 7 },
-  { name: "example.com/!upper/@v/v1.0.0.info", size: 37 },
-];
+const CASES = TAR_CASES;
 
 function entries(): { entry: TarEntry; data: Buffer }[] {
   return CASES.map((c, i) => ({ entry: { ...c, mtime: MTIME }, data: bytes(`e${i}`, c.size) }));
