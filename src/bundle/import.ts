@@ -48,7 +48,7 @@ import {
 } from "../errors.ts";
 import type { CommitItem, PutMeta, Staged, Storage } from "../storage/storage.ts";
 import { versionId } from "../store-ops/inventory.ts";
-import { rewriteVersionList } from "../store-ops/version-list.ts";
+import { planVersionList } from "../store-ops/version-list.ts";
 import type { BundleExtension, ReceivedExtensionFile, VersionVerdict } from "./extension.ts";
 import {
   type BundleManifest,
@@ -124,7 +124,7 @@ interface PendingVersion {
   buffer?: ArrayBuffer;
 }
 
-/** List files rewritten at once at the end of an import. */
+/** List files planned and staged at once at the end of an import (then committed in one batch). */
 const LIST_WRITERS = 8;
 
 /** Store lookups asked ahead of the entry being read. */
@@ -903,17 +903,38 @@ async function commitAll(
     // Also for versions already present: an earlier, interrupted import may have stored them without their list.
     touchedModules.add(p.mv.module);
   }
-  // Last: a list names only versions whose files are all in place. Unchanged lists are not rewritten.
-  // Lists are independent keys, so a few are written at once (each write waits on its fsyncs).
+  // Last: a list names only versions whose files are all in place. Unchanged lists are not rewritten;
+  // the others are staged a few at once and committed in one batch (one syncfs for many).
   const modules = [...touchedModules].sort();
+  const lists: CommitItem[] = [];
   let nextModule = 0;
-  const listWriter = async (): Promise<void> => {
+  const listStager = async (): Promise<void> => {
     while (nextModule < modules.length) {
-      const outcome = await rewriteVersionList(storage, modules[nextModule++]!, { mergeForeign: true });
-      if (outcome === "written" || outcome === "removed") report.listsUpdated++;
+      const plan = await planVersionList(storage, modules[nextModule++]!, { mergeForeign: true });
+      if (plan.outcome === "removed") {
+        await storage.delete(plan.key);
+        report.listsUpdated++;
+      }
+      if (plan.outcome !== "written") continue;
+      const staged = await storage.stage();
+      lists.push({ key: plan.key, staged, meta: plan.meta });
+      const out = staged.createWriteStream();
+      out.end(Buffer.from(plan.text));
+      await finished(out);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(LIST_WRITERS, modules.length) }, listWriter));
+  const staging = await Promise.allSettled(
+    Array.from({ length: Math.min(LIST_WRITERS, modules.length) }, listStager),
+  );
+  const stagingFailed = staging.find((r) => r.status === "rejected");
+  if (stagingFailed !== undefined) {
+    for (const l of lists) await l.staged.dispose();
+    throw stagingFailed.reason;
+  }
+  for (const o of await storage.commitStagedMany(lists)) {
+    if (!o.ok) throw o.error;
+    report.listsUpdated++;
+  }
   for (const ext of opts.extensions ?? []) {
     await ext.afterImport?.({
       storage,

@@ -9,7 +9,7 @@
 import { isPseudoVersion } from "../module/pseudo.ts";
 import { sort } from "../module/semver.ts";
 import { listKey, parseKey, versionDirKey } from "../storage/keys.ts";
-import type { Storage } from "../storage/storage.ts";
+import type { PutMeta, Storage } from "../storage/storage.ts";
 
 /** Origin of list files goark wrote from stored versions (not an upstream's answer). */
 export const STORED_LIST_ORIGIN = "goark:stored-versions";
@@ -46,6 +46,11 @@ function parseListLines(text: string): string[] {
   return out;
 }
 
+/** What bringing a module's list in line takes: nothing, removing it, or writing `text` with `meta`. */
+export type ListPlan =
+  | { outcome: "unchanged" | "kept-foreign" | "removed"; key: string }
+  | { outcome: "written"; key: string; text: string; meta: PutMeta };
+
 /**
  * Brings module's list in line with the stored versions. Writes only when
  * the bytes change, so running it twice changes nothing. The list is written
@@ -57,6 +62,18 @@ export async function rewriteVersionList(
   module: string,
   opts: RewriteListOptions,
 ): Promise<ListOutcome> {
+  const plan = await planVersionList(storage, module, opts);
+  if (plan.outcome === "removed") await storage.delete(plan.key);
+  if (plan.outcome === "written") await storage.putBytes(plan.key, Buffer.from(plan.text), plan.meta);
+  return plan.outcome;
+}
+
+/** rewriteVersionList's decision, without acting on it (import writes many lists in one batch). */
+export async function planVersionList(
+  storage: Storage,
+  module: string,
+  opts: RewriteListOptions,
+): Promise<ListPlan> {
   const key = listKey(module);
   const stored = await storedListVersions(storage, module);
   const current = await storage.stat(key);
@@ -65,18 +82,16 @@ export async function rewriteVersionList(
   let currentText: string | undefined;
   if (current !== undefined) currentText = (await storage.getBytes(key))?.toString("utf8");
   if (foreign) {
-    if (!opts.mergeForeign) return "kept-foreign";
+    if (!opts.mergeForeign) return { outcome: "kept-foreign", key };
     const merged = new Set([...parseListLines(currentText ?? ""), ...stored]);
     versions = sort([...merged]);
   }
   if (versions.length === 0) {
-    if (current === undefined || foreign) return "unchanged";
-    await storage.delete(key);
-    return "removed";
+    if (current === undefined || foreign) return { outcome: "unchanged", key };
+    return { outcome: "removed", key };
   }
   const text = versions.map((v) => `${v}\n`).join("");
-  if (current !== undefined && currentText === text && !foreign) return "unchanged";
-  if (foreign && currentText === text) return "unchanged";
-  await storage.putBytes(key, Buffer.from(text), { origin: STORED_LIST_ORIGIN, fetchedAt: 0 });
-  return "written";
+  if (current !== undefined && currentText === text && !foreign) return { outcome: "unchanged", key };
+  if (foreign && currentText === text) return { outcome: "unchanged", key };
+  return { outcome: "written", key, text, meta: { origin: STORED_LIST_ORIGIN, fetchedAt: 0 } };
 }
