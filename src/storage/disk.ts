@@ -331,13 +331,10 @@ function writeNewFile(path: string, data: Buffer, durable: boolean): Promise<voi
   });
 }
 
-/** Creates path, which must not exist, empty (callback API: two calls, no FileHandle). */
-function createEmpty(path: string): Promise<void> {
+/** Creates path, which must not exist, and returns it open for writing (callback API, no FileHandle). */
+function createNew(path: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    fsOpen(path, "wx", (err, fd) => {
-      if (err) return reject(err);
-      fsClose(fd, (ce) => (ce ? reject(ce) : resolve()));
-    });
+    fsOpen(path, "wx", (err, fd) => (err ? reject(err) : resolve(fd)));
   });
 }
 
@@ -658,14 +655,16 @@ export class DiskStorage implements Storage {
 
   async stage(): Promise<Staged> {
     const path = this.#tempPath("stage");
+    let fd: number;
     try {
-      await createEmpty(path);
+      fd = await createNew(path);
     } catch (err) {
       throw new StorageError(`cannot create a staged file in ${this.#tmp}: ${(err as Error).message}`, {
         cause: err,
       });
     }
-    const file = new StagedFile(path, this, (f) => this.#live.delete(f));
+    // The descriptor goes to the file's write stream (no second open), or is closed when it settles.
+    const file = new StagedFile(path, this, (f) => this.#live.delete(f), fd);
     this.#live.add(file);
     return file;
   }

@@ -39,10 +39,14 @@ export class StagedFile implements Staged {
   #settled = false;
   readonly #onSettle: (file: StagedFile) => void;
 
-  constructor(path: string, owner: object, onSettle: (file: StagedFile) => void) {
+  /** A descriptor open for writing from the file's creation, for the write stream; closed when the file settles unused. */
+  #fd: number | undefined;
+
+  constructor(path: string, owner: object, onSettle: (file: StagedFile) => void, fd?: number) {
     this.path = path;
     this.owner = owner;
     this.#onSettle = onSettle;
+    this.#fd = fd;
   }
 
   /** Committed or disposed: the file no longer belongs to this handle. */
@@ -109,6 +113,13 @@ export class StagedFile implements Staged {
     return new Writable({
       highWaterMark: 1 << 20,
       construct(cb) {
+        // The file was created empty and left open by the store: written from there.
+        if (self.#fd !== undefined) {
+          fd = self.#fd;
+          self.#fd = undefined;
+          cb();
+          return;
+        }
         fsOpen(path, "w", (err, opened) => {
           if (err) return cb(wrap(err));
           fd = opened;
@@ -154,6 +165,11 @@ export class StagedFile implements Staged {
   markSettled(): void {
     if (this.#settled) return;
     this.#settled = true;
+    if (this.#fd !== undefined) {
+      // Never used by a write stream (written through the path, or not at all).
+      fsClose(this.#fd, () => undefined);
+      this.#fd = undefined;
+    }
     this.#onSettle(this);
   }
 
