@@ -487,6 +487,43 @@ describe("disk store", () => {
     }
   });
 
+  it("a commit of a key stored but not yet loaded compares with the stored bytes, and replaces bytes that contradict their record", async () => {
+    const t = await tempRoot();
+    try {
+      const a = await DiskStorage.open({ root: t.root });
+      const good = Buffer.from("zip bytes, stored first");
+      await a.putBytes(zipKey(M, "v1.0.0"), good, { origin: ORIGIN });
+      await a.putBytes(zipKey(M, "v1.0.1"), good, { origin: ORIGIN });
+      await a.close();
+      // Behind the store's back: v1.0.1's file no longer matches its record.
+      await writeFile(join(t.root, zipKey(M, "v1.0.1")), Buffer.from("zip bytes, changed later"));
+      const b = await DiskStorage.open({ root: t.root });
+      const stage = async (data: Buffer) => {
+        const staged = await b.stage();
+        await writeFile(staged.path, data);
+        return staged;
+      };
+      const items = [
+        { key: zipKey(M, "v1.0.0"), staged: await stage(good), meta: { origin: ORIGIN } },
+        { key: zipKey(M, "v1.0.1"), staged: await stage(good), meta: { origin: ORIGIN } },
+      ];
+      const [same, replaced] = await b.commitStagedMany(items);
+      assert.ok(same?.ok && !same.result.created, "identical bytes already stored: nothing written");
+      assert.ok(replaced?.ok && replaced.result.created, "the contradicted file was replaced");
+      assert.deepEqual(await readFile(join(t.root, zipKey(M, "v1.0.1"))), good);
+      const other = await b
+        .commitStaged(zipKey(M, "v1.0.0"), await stage(Buffer.from("other bytes")), {
+          origin: ORIGIN,
+        })
+        .catch((err: unknown) => err);
+      assert.ok(other instanceof GoarkError && other.code === "CHECKSUM_MISMATCH", String(other));
+      assert.deepEqual(await readdir(join(t.root, ".tmp")), []);
+      await b.close();
+    } finally {
+      await t.done();
+    }
+  });
+
   it("reports a staged commit into a path that is a directory as a storage error", async () => {
     const t = await tempRoot();
     try {

@@ -843,8 +843,9 @@ export class DiskStorage implements Storage {
       const path = this.#path(key);
       const dir = dirname(path);
       if (immutable) {
-        const existing =
-          this.#index.get(key) ?? (await this.#load(key, { verifyLarge: false, cache: false })).entry;
+        // Known here: settled without touching the disk. Stored but not known (another process, or not
+        // loaded yet): link() below fails with EEXIST and #commitLost compares with what is stored.
+        const existing = this.#index.get(key);
         if (existing !== undefined) return this.#sameOrConflict(key, existing, meta);
       }
       let firstCreated: string | undefined;
@@ -864,11 +865,20 @@ export class DiskStorage implements Storage {
           await link(tmp, path);
         } catch (err) {
           const code = errCode(err) ?? "";
-          if (code === "EEXIST") return this.#commitLost(key, meta, err);
-          if (!LINKLESS.has(code)) throw err;
-          // A file system without hard links: check, then rename (racy only across processes).
-          if (await this.#exists(path)) return this.#commitLost(key, meta, err);
-          await rename(tmp, path);
+          if (code === "EEXIST") {
+            const lost = await this.#commitLost(key, meta);
+            if (lost !== undefined) return lost;
+            // What was there contradicted its record and is gone now: ours takes its place.
+            await link(tmp, path);
+          } else {
+            if (!LINKLESS.has(code)) throw err;
+            // A file system without hard links: check, then rename (racy only across processes).
+            if (await this.#exists(path)) {
+              const lost = await this.#commitLost(key, meta);
+              if (lost !== undefined) return lost;
+            }
+            await rename(tmp, path);
+          }
         }
       } else {
         if (this.#total !== undefined) {
@@ -896,10 +906,13 @@ export class DiskStorage implements Storage {
     });
   }
 
-  /** Another process published key between our check and our link: compare with what it stored. */
-  async #commitLost(key: string, offered: ArtefactMeta, err: unknown): Promise<CommitResult> {
+  /**
+   * key was stored already (by another process, or before this one loaded it): compare with what is
+   * there. Undefined when nothing is there after all (it contradicted its record and was removed).
+   */
+  async #commitLost(key: string, offered: ArtefactMeta): Promise<CommitResult | undefined> {
     const { entry } = await this.#load(key, { verifyLarge: true, cache: false });
-    if (entry === undefined) throw err;
+    if (entry === undefined) return undefined;
     return this.#sameOrConflict(key, entry, offered);
   }
 
