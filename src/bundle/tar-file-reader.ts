@@ -1,8 +1,8 @@
 /**
- * Reads the entries of a plain (uncompressed) tar file by position: each
- * header on its own, each entry's data straight into the caller's buffer
- * (or as a positional stream), with no tar parser stream in between and no
- * chunk buffers to copy from. This is `goark import`'s path for plain tar
+ * Reads the entries of a plain (uncompressed) tar file by position: headers
+ * and small entries through a 64 KiB read-ahead window (one read covers many
+ * small files), larger entries straight into the caller's buffer (or as a
+ * positional stream), with no tar parser stream in between. This is `goark import`'s path for plain tar
  * bundles: measured at under half the CPU of streaming the same file through
  * tar-stream. Gzip bundles and bundles given as streams go through
  * tar-stream (import.ts); both paths apply the same rules:
@@ -19,6 +19,10 @@ import { BadRequestError, TooLargeError } from "../errors.ts";
 import { isZero, MAX_TRAILING, TarGuard, tarSize } from "./tar-guard.ts";
 
 const BLOCK = 512;
+/** Headers and small entries are read through a window this large: one read covers many small files. */
+const WINDOW = 64 << 10;
+/** Entries up to this size are taken from the window; larger ones are read straight into their buffer. */
+const SMALL_ENTRY = 16 << 10;
 
 /** An entry's header fields that import looks at. */
 export interface TarEntryHeader {
@@ -127,6 +131,10 @@ export class TarFileReader {
   #pad = 0;
   /** Bytes read along with an entry's data (its padding and the next header), and where they start. */
   #ahead: { at: number; buf: Buffer } | undefined;
+  /** The read-ahead window's buffer, the bytes it holds and their position in the file. */
+  readonly #winBuf = Buffer.allocUnsafe(WINDOW);
+  #win = Buffer.alloc(0);
+  #winAt = 0;
   #closed = false;
 
   private constructor(fd: number, size: number, name: string) {
@@ -157,22 +165,32 @@ export class TarFileReader {
     return new BadRequestError(`bundle ${this.#name} is not a goark bundle (not a tar archive: ${why})`);
   }
 
+  /**
+   * len bytes at pos (fewer only where the file ends), from the window,
+   * which is refilled from pos when they are not all in it. The view is
+   * valid until the next call.
+   */
+  async #view(pos: number, len: number): Promise<Buffer> {
+    const from = pos - this.#winAt;
+    if (from >= 0 && from + len <= this.#win.length) return this.#win.subarray(from, from + len);
+    this.#win = this.#winBuf.subarray(0, await readAt(this.#fd, this.#winBuf, pos));
+    this.#winAt = pos;
+    return this.#win.subarray(0, Math.min(len, this.#win.length));
+  }
+
   /** The next header block, with the padding that comes before it checked on the way. */
   async #header(): Promise<Buffer> {
+    const want = this.#pad + BLOCK;
     // Read ahead for the entry just passed (not some other one): used when it holds the whole header.
     let buf = this.#ahead?.at === this.#pos ? this.#ahead.buf : undefined;
     this.#ahead = undefined;
-    let got = buf?.length ?? 0;
-    if (buf === undefined || buf.length < this.#pad + BLOCK) {
-      buf = Buffer.allocUnsafe(this.#pad + BLOCK);
-      got = await readAt(this.#fd, buf, this.#pos);
-    }
-    if (got < buf.length)
-      throw this.#truncated(got <= this.#pad ? "after an entry's data" : "inside a header");
+    if (buf === undefined || buf.length < want) buf = await this.#view(this.#pos, want);
+    if (buf.length < want)
+      throw this.#truncated(buf.length <= this.#pad ? "after an entry's data" : "inside a header");
     this.#guard.inspect(buf);
-    this.#pos += buf.length;
+    this.#pos += want;
     this.#pad = 0;
-    return buf.subarray(buf.length - BLOCK);
+    return buf.subarray(want - BLOCK);
   }
 
   /** The data of a long-name or pax header entry (TarGuard bounded its size), padding included. */
@@ -239,6 +257,12 @@ export class TarFileReader {
       readInto: async (dst) => {
         take();
         if (dst.length !== header.size) throw new Error(`tar entry ${header.name}: buffer of the wrong size`);
+        if (dst.length <= SMALL_ENTRY) {
+          const view = await this.#view(start, dst.length);
+          if (view.length < dst.length) throw this.#truncated(`inside ${header.name}`);
+          view.copy(dst);
+          return;
+        }
         // The padding and the next header come in the same read: one trip to the thread pool per entry.
         const tail = Buffer.allocUnsafe(Math.min(this.#pad + BLOCK, this.#size - (start + dst.length)));
         const got = await readvAt(fd, [dst, tail], start);
