@@ -128,14 +128,14 @@ type LoadOutcome = "loaded" | "rebuilt" | "removed" | "absent";
 interface PublishBatch {
   /** Directories made in this batch, by the mkdir that made them (each runs once; others wait on it). */
   made: Map<string, Promise<string | undefined>>;
-  /** Directories to fsync once the whole batch is published. */
+  /** Directories to make durable once the whole batch is published. */
   toSync: Set<string>;
 }
 
 /** How a publish inside commitStagedMany differs from a lone one. */
 interface BatchPublish {
   batch: PublishBatch;
-  /** The record, already written and fsync-ed to a temp file: published by rename. */
+  /** The record, already written to a temp file and made durable: published by rename. */
   recordTmp: string;
 }
 
@@ -726,10 +726,12 @@ export class DiskStorage implements Storage {
 
   /**
    * The batch form of commitStaged (see Storage): every data file and every
-   * record (written to temp files first) is fsync-ed, a few at a time; then
-   * the items are published, a few at a time, each under its key's lock; then each
-   * directory that gained a name is fsync-ed once. A crash at any point
-   * leaves each item absent or complete, as with commitStaged.
+   * record (written to temp files first) is made durable — by one syncfs in
+   * a batch of syncfsBatch items or more, else an fsync each, a few at a
+   * time; then the items are published, a few at a time, each under its
+   * key's lock; then each directory that gained a name is made durable
+   * (syncfs again, or an fsync each). A crash at any point leaves each item
+   * absent or complete, as with commitStaged.
    */
   async commitStagedMany(
     items: readonly CommitItem[],
