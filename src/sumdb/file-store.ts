@@ -10,7 +10,11 @@ import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { InvalidPathError, StorageError } from "../errors.ts";
 import type { CommitResult, PutMeta } from "../storage/storage.ts";
+import { syncFileSystem } from "../storage/syncfs.ts";
 import { errCode } from "../sys-errors.ts";
+
+/** From this many files to make durable at once, one syncfs instead of an fsync each (src/storage/syncfs.ts). */
+const SYNCFS_MIN = 32;
 
 // Escaped module paths, versions, tile paths and database names use only these.
 const ELEMENT = /^[A-Za-z0-9_~!+@-][A-Za-z0-9._~!+@-]*$/;
@@ -85,10 +89,12 @@ export class SumdbFiles {
     return this.write(key, data, true, meta);
   }
 
-  /** fsyncs the files written since the last commit, and their directories. */
+  /** Makes the files written since the last commit, and their directories, durable. */
   async #syncPending(): Promise<void> {
     const files = [...this.#unsynced];
     this.#unsynced.clear();
+    // Many files (an import records a version's hashes, lookups and tiles): one syncfs for them all.
+    if (files.length >= SYNCFS_MIN && (await syncFileSystem(this.root))) return;
     try {
       await Promise.all(
         files.map(async (f) => {
