@@ -50,6 +50,7 @@ import { link, lstat, mkdir, open, readdir, readFile, rename, rm, unlink } from 
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
+import { eachLimited } from "../each-limited.ts";
 import { asGoarkError, GoarkError, StorageError } from "../errors.ts";
 import { errCode, processAlive } from "../sys-errors.ts";
 import {
@@ -158,19 +159,6 @@ let tempCounter = 0;
 function isMissing(err: unknown): boolean {
   const code = errCode(err);
   return code === "ENOENT" || code === "ENOTDIR";
-}
-
-/** Runs fn over items, at most `limit` at a time (fsyncs wait on the disk, not the CPU). */
-async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** fsyncs in flight at once in a batch: enough to share journal commits, few enough to leave the thread pool room. */

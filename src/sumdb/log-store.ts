@@ -19,6 +19,7 @@
  * Appends are serialized in-process and grouped: concurrent callers share one
  * signed tree. Several processes must not append to one log at once.
  */
+import { eachLimited } from "../each-limited.ts";
 import { ChecksumMismatchError, NotFoundError, StorageError, TlogError } from "../errors.ts";
 import { escapePath, escapeVersion } from "../module/path.ts";
 import type { Storage } from "../storage/storage.ts";
@@ -63,6 +64,9 @@ export interface LogStoreOptions {
 
 export const TILE_HEIGHT = 8;
 const FULL = 2 ** TILE_HEIGHT;
+/** File reads or writes of one batch under way at once. */
+const FILE_PARALLEL = 16;
+
 const ORIGIN = { origin: "sumdb-log" };
 
 interface Pending {
@@ -227,8 +231,14 @@ export class LogStore {
     const ids: number[] = [];
     const fresh: Uint8Array[] = [];
     const freshIds = new Map<string, number>();
-    for (const p of batch) {
-      const existing = freshIds.get(p.key) ?? (await this.findByKey(p.key, p.module, p.version));
+    // What the log holds already, looked up a few at a time (each is a file read).
+    const known = new Array<number | undefined>(batch.length);
+    await eachLimited(batch.keys(), FILE_PARALLEL, async (i) => {
+      const p = batch[i]!;
+      known[i] = await this.findByKey(p.key, p.module, p.version);
+    });
+    for (const [i, p] of batch.entries()) {
+      const existing = freshIds.get(p.key) ?? known[i];
       if (existing !== undefined) {
         ids.push(existing);
         continue;
@@ -271,7 +281,10 @@ export class LogStore {
       const dataTile = { ...t, l: -1 };
       if (t.l === 0) await this.putTile(dataTile, await this.dataTileBytes(dataTile, oldN, fresh));
     }
-    for (const [key, id] of freshIds) await this.storage.putBytes(key, Buffer.from(String(id)), ORIGIN);
+    // Index entries in any order, a few at a time: the signed head below is the commit point.
+    await eachLimited(freshIds.entries(), FILE_PARALLEL, ([key, id]) =>
+      this.storage.putBytes(key, Buffer.from(String(id)), ORIGIN).then(() => undefined),
+    );
     const tree = { n: newN, hash: root };
     const signed = Buffer.from(signNote({ text: formatTree(tree) }, [this.signer]));
     await this.storage.putBytes(this.key("latest"), signed, ORIGIN);
