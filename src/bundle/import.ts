@@ -264,7 +264,7 @@ async function openEntries(input: string | Readable, name: string): Promise<Entr
 }
 
 /** The tar byte stream of a bundle: gzip is recognised by its magic number and undone. */
-export async function openBundleStream(input: string | Readable, name: string): Promise<Readable> {
+async function openBundleStream(input: string | Readable, name: string): Promise<Readable> {
   let raw: Readable;
   if (typeof input === "string") {
     await bundleFileSize(input);

@@ -13,9 +13,10 @@
  * - an entry whose data would run past the end of the file means the bundle
  *   is truncated, found before any of that entry is read.
  */
-import { close, createReadStream, fstat, open, read, readv } from "node:fs";
+import { close, createReadStream, fstat, open } from "node:fs";
 import { Readable } from "node:stream";
 import { BadRequestError, TooLargeError } from "../errors.ts";
+import { readAt, readvAt } from "../read-at.ts";
 import { isZero, MAX_TRAILING, TarGuard, tarSize } from "./tar-guard.ts";
 
 const BLOCK = 512;
@@ -57,40 +58,6 @@ const TYPE_NAMES: Record<string, string> = {
   L: "gnu-long-path",
   K: "gnu-long-link-path",
 };
-
-function readAt(fd: number, dst: Buffer, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let at = 0;
-    const step = (): void => {
-      read(fd, dst, at, dst.length - at, position + at, (err, n) => {
-        if (err) return reject(err);
-        at += n;
-        if (n === 0 || at === dst.length) return resolve(at);
-        step();
-      });
-    };
-    step();
-  });
-}
-
-/** Reads into bufs in order from position; resolves with the bytes read (short only at the end of the file). */
-function readvAt(fd: number, bufs: Buffer[], position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let total = 0;
-    const step = (list: Buffer[]): void => {
-      readv(fd, list, position + total, (err, n) => {
-        if (err) return reject(err);
-        total += n;
-        let left = n;
-        let i = 0;
-        while (i < list.length && left >= list[i]!.length) left -= list[i++]!.length;
-        if (n === 0 || i === list.length) return resolve(total);
-        step([list[i]!.subarray(left), ...list.slice(i + 1)]);
-      });
-    };
-    step(bufs);
-  });
-}
 
 /** A NUL-terminated header field as text. */
 function field(h: Buffer, start: number, length: number): string {

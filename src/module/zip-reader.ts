@@ -16,6 +16,7 @@ import { Readable, Transform, type TransformCallback } from "node:stream";
 import { crc32, createInflateRaw, inflateRaw, inflateRawSync } from "node:zlib";
 import yauzl from "yauzl";
 import { ZipError } from "../errors.ts";
+import { readAt } from "../read-at.ts";
 import { decodeGoBytes } from "./go-bytes.ts";
 
 export interface ZipEntry {
@@ -101,24 +102,6 @@ export function entryReadError(zipFile: string, e: ZipEntry, err: unknown): ZipE
   if (err instanceof ZipError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   return new ZipError(`${zipFile}: reading ${e.name}: ${msg}`, { path: e.name, cause: err });
-}
-
-function readAt(fd: number, buf: Buffer, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let n = 0;
-    const step = (): void => {
-      fsRead(fd, buf, n, buf.length - n, position + n, (err, got) => {
-        if (err) {
-          reject(err);
-          return;
-        }
-        n += got;
-        if (got === 0 || n === buf.length) resolve(n);
-        else step();
-      });
-    };
-    step();
-  });
 }
 
 /**

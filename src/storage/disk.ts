@@ -46,7 +46,7 @@ import {
   openSync,
   readSync,
 } from "node:fs";
-import { link, lstat, mkdir, open, readdir, readFile, rename, rm, unlink } from "node:fs/promises";
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -673,30 +673,18 @@ export class DiskStorage implements Storage {
   }
 
   /**
-   * Makes a taken staged file durable and returns its record: the digest its
+   * Makes a taken staged file durable (with sync false, a syncfs of the
+   * whole batch does that later) and returns its record: the digest its
    * write stream computed when the file still has that size, else hashed. A
    * stream that synced the file (createWriteStream({ sync: true })) has done
    * both already: its digest is taken as it is.
    */
-  async #durableMeta(key: string, staged: StagedFile, put: PutMeta): Promise<ArtefactMeta> {
+  async #durableMeta(key: string, staged: StagedFile, put: PutMeta, sync = true): Promise<ArtefactMeta> {
     let digest = staged.writtenDigest;
     // Written and synced by its own stream: already durable, digest known.
     if (digest !== undefined && staged.synced) return buildMeta(key, digest, put);
-    const size = await syncFile(staged.path);
+    const size = sync ? await syncFile(staged.path) : (await stat(staged.path)).size;
     if (digest === undefined || digest.size !== size) digest = await hashFile(staged.path);
-    return buildMeta(key, digest, put);
-  }
-
-  /**
-   * A taken staged file's record without making it durable (a syncfs of the
-   * whole batch does that): the digest its write stream computed when the
-   * file still has that size, else hashed.
-   */
-  async #writtenMeta(key: string, staged: StagedFile, put: PutMeta): Promise<ArtefactMeta> {
-    let digest = staged.writtenDigest;
-    if (digest !== undefined && staged.synced) return buildMeta(key, digest, put);
-    if (digest === undefined || digest.size !== (await lstat(staged.path)).size)
-      digest = await hashFile(staged.path);
     return buildMeta(key, digest, put);
   }
 
@@ -752,9 +740,7 @@ export class DiskStorage implements Storage {
       await eachLimited(taken, SYNC_PARALLEL, async (p) => {
         const item = items[p.i]!;
         try {
-          const meta = wide
-            ? await this.#writtenMeta(item.key, p.file, item.meta)
-            : await this.#durableMeta(item.key, p.file, item.meta);
+          const meta = await this.#durableMeta(item.key, p.file, item.meta, !wide);
           // An immutable artefact known to be stored needs no record: settle it now (publishing checks again).
           const known = isImmutableKey(item.key) ? this.#index.get(item.key) : undefined;
           if (known !== undefined) {
