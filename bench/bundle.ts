@@ -47,7 +47,7 @@ async function child(mode: string, store: string, bundle: string): Promise<void>
   const { importBundle } = await import("../src/bundle/import.ts");
   const { DiskStorage } = await import("../src/storage/disk.ts");
   // Opened as `goark export` / `goark import` open it (src/cli/store-command.ts).
-  const storage = await DiskStorage.open({ root: store, blockingLoads: true });
+  const storage = await DiskStorage.open({ root: store, blockingCalls: true });
   const t0 = performance.now();
   const u0 = process.resourceUsage();
   let detail: Record<string, number>;

@@ -27,7 +27,7 @@ export async function withStore<T>(cmd: Command, fn: (storage: Storage) => Promi
   const storage = await DiskStorage.open({
     root: resolve(loc.path),
     memoryBytes: config.memoryCacheBytes,
-    blockingLoads: true,
+    blockingCalls: true,
   });
   try {
     await storage.sweep();

@@ -14,7 +14,7 @@ import { infoKey, latestKey, listKey, modKey, zipKey } from "./keys.ts";
 // syncfsBatch 1: every commitStagedMany takes the syncfs path (by default only large batches do).
 for (const [name, opts] of [
   ["disk", {}],
-  ["disk, blocking loads", { blockingLoads: true }],
+  ["disk, blocking calls", { blockingCalls: true }],
   ["disk, syncfs for every batch", { syncfsBatch: 1 }],
 ] as const) {
   runStorageCompliance(name, async () => {
@@ -122,11 +122,11 @@ describe("disk store", () => {
       await writeFile(join(base, "v1.1.0.mod"), "module x\n\n"); // same size, other bytes: corrupt
       const keys = [modKey(M, "v1.0.0"), zipKey(M, "v1.0.0"), infoKey(M, "v1.0.0"), modKey(M, "v1.1.0")];
       const seen: unknown[][] = [];
-      for (const blockingLoads of [true, false]) {
+      for (const blockingCalls of [true, false]) {
         // Each pass on a fresh copy of the tree, so the first pass's repairs do not serve the second.
-        const root = join(t.dir, `copy-${blockingLoads}`);
+        const root = join(t.dir, `copy-${blockingCalls}`);
         await cp(t.root, root, { recursive: true });
-        const s = await DiskStorage.open({ root, blockingLoads });
+        const s = await DiskStorage.open({ root, blockingCalls });
         const got: unknown[] = [];
         for (const key of keys) {
           const st = await s.stat(key);

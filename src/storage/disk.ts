@@ -33,20 +33,8 @@
  * moved by more than accessGranularityMs, so reads never cause writes.
  */
 import { createHash, randomBytes } from "node:crypto";
-import {
-  closeSync,
-  type Dirent,
-  close as fsClose,
-  open as fsOpen,
-  read as fsRead,
-  fstat,
-  fstatSync,
-  write as fsWrite,
-  fsync,
-  openSync,
-  readSync,
-} from "node:fs";
-import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { type Dirent, close as fsClose, open as fsOpen, fstat, write as fsWrite, fsync } from "node:fs";
+import { lstat, mkdir, open, readdir, readFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -66,6 +54,7 @@ import {
   sameDigest,
 } from "./artefact-meta.ts";
 import { ByteLru } from "./byte-lru.ts";
+import { blockingCalls, type FileCalls, isMissing, poolCalls } from "./file-calls.ts";
 import { checkKey, checkKeyPrefix, isImmutableKey, META_SUFFIX } from "./keys.ts";
 import { StagedFile } from "./staged-file.ts";
 import type {
@@ -100,13 +89,14 @@ export interface DiskStorageOptions {
   /** Temp files of other hosts sharing the tree are swept after this age. Default 24 h. */
   foreignTempMaxAgeMs?: number;
   /**
-   * Load keys (artefact and record) with blocking file calls. For batch
-   * commands that scan the store (export, prune, ls): a thread-pool round trip
-   * per call costs more than the call, and nothing else waits on the event
-   * loop. Never for a server: a slow disk would stall every request. Default
-   * false.
+   * Make the small file calls (loading keys, creating and writing small
+   * files, link, rename, mkdir, unlink) blocking (src/storage/file-calls.ts).
+   * For batch commands (import, export, prune, ls, warm): a thread-pool round
+   * trip per call costs more than the call, and nothing else waits on the
+   * event loop. Never for a server: a slow disk would stall every request.
+   * fsyncs and large writes go to the thread pool either way. Default false.
    */
-  blockingLoads?: boolean;
+  blockingCalls?: boolean;
   /**
    * A commitStagedMany of at least this many items makes its files durable
    * with one syncfs of the store's file system before they are published and
@@ -156,11 +146,6 @@ const TEMP_NAME = /^([0-9a-f]{8})-(\d+)-[0-9a-f]+\.[a-z-]+$/;
 const TEMP_SALT = randomBytes(8).toString("hex");
 let tempCounter = 0;
 
-function isMissing(err: unknown): boolean {
-  const code = errCode(err);
-  return code === "ENOENT" || code === "ENOTDIR";
-}
-
 /** fsyncs in flight at once in a batch: enough to share journal commits, few enough to leave the thread pool room. */
 const SYNC_PARALLEL = 16;
 /** Publishes (link and rename, each a trip to the thread pool) under way at once in a batch. */
@@ -168,116 +153,6 @@ const PUBLISH_PARALLEL = 8;
 
 /** Records are one short line; a longer file is not a record (and is rebuilt). */
 const MAX_RECORD = 64 << 10;
-
-/** Reads up to length bytes at position 0 of fd, going on after short reads; resolves with what was read. */
-function readFully(fd: number, length: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const buf = Buffer.allocUnsafe(length);
-    const step = (at: number): void => {
-      if (at === length) {
-        resolve(buf);
-        return;
-      }
-      fsRead(fd, buf, at, length - at, at, (err, n) => {
-        if (err) return reject(err);
-        if (n === 0) return resolve(buf.subarray(0, at));
-        step(at + n);
-      });
-    };
-    step(0);
-  });
-}
-
-/**
- * An artefact's size and mtime, and its bytes when it is at most smallMax:
- * one open, fstat, read and close (callback API: a store scan runs these by
- * the thousand). Undefined when absent or not a regular file.
- */
-function readArtefact(
-  path: string,
-  smallMax: number,
-): Promise<{ size: number; mtimeMs: number; data?: Buffer } | undefined> {
-  return new Promise((resolve, reject) => {
-    fsOpen(path, "r", (err, fd) => {
-      if (err !== null) return isMissing(err) ? resolve(undefined) : reject(err);
-      const done = (e: unknown, v?: { size: number; mtimeMs: number; data?: Buffer }) =>
-        fsClose(fd, (ce) => (e !== undefined ? reject(e) : ce ? reject(ce) : resolve(v)));
-      fstat(fd, (se, st) => {
-        if (se !== null) return done(se);
-        if (!st.isFile()) return done(undefined, undefined);
-        const out = { size: st.size, mtimeMs: st.mtimeMs };
-        if (st.size > smallMax) return done(undefined, out);
-        readFully(fd, st.size).then(
-          (data) => done(undefined, { ...out, data }),
-          (e: unknown) => done(e),
-        );
-      });
-    });
-  });
-}
-
-/** A small file's bytes (at most max; more means it is not what we look for), or undefined when absent. */
-function readWhole(path: string, max: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    fsOpen(path, "r", (err, fd) => {
-      if (err !== null) return isMissing(err) ? resolve(undefined) : reject(err);
-      readFully(fd, max + 1).then(
-        (data) =>
-          fsClose(fd, (ce) => (ce ? reject(ce) : resolve(data.length > max ? Buffer.alloc(0) : data))),
-        (e: unknown) => fsClose(fd, () => reject(e)),
-      );
-    });
-  });
-}
-
-/** Reads up to length bytes at position 0 of fd, blocking; returns what was read. */
-function readFullySync(fd: number, length: number): Buffer {
-  const buf = Buffer.allocUnsafe(length);
-  let at = 0;
-  while (at < length) {
-    const n = readSync(fd, buf, at, length - at, at);
-    if (n === 0) return buf.subarray(0, at);
-    at += n;
-  }
-  return buf;
-}
-
-/** Opens path for reading (blocking), runs fn on it and closes it; undefined if path is missing. */
-function withFdSync<T>(path: string, fn: (fd: number) => T): T | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (err) {
-    if (isMissing(err)) return undefined;
-    throw err;
-  }
-  try {
-    return fn(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** readArtefact with blocking calls (DiskStorageOptions.blockingLoads). */
-function readArtefactSync(
-  path: string,
-  smallMax: number,
-): { size: number; mtimeMs: number; data?: Buffer } | undefined {
-  return withFdSync(path, (fd) => {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return undefined;
-    const out = { size: st.size, mtimeMs: st.mtimeMs };
-    return st.size > smallMax ? out : { ...out, data: readFullySync(fd, st.size) };
-  });
-}
-
-/** readWhole with blocking calls (DiskStorageOptions.blockingLoads). */
-function readWholeSync(path: string, max: number): Buffer | undefined {
-  return withFdSync(path, (fd) => {
-    const data = readFullySync(fd, max + 1);
-    return data.length > max ? Buffer.alloc(0) : data;
-  });
-}
 
 /** fsyncs a file and returns its size, with one open (callback API: these run by the thousand). */
 function syncFile(path: string): Promise<number> {
@@ -298,8 +173,8 @@ function syncFile(path: string): Promise<number> {
   });
 }
 
-/** Creates path (it must not exist) holding data, fsync-ed when durable; callback API, like syncFile. */
-function writeNewFile(path: string, data: Buffer, durable: boolean): Promise<void> {
+/** Creates path (it must not exist) holding data, fsync-ed; callback API, like syncFile. */
+function writeNewDurable(path: string, data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
     fsOpen(path, "wx", (err, fd) => {
       if (err) return reject(err);
@@ -312,27 +187,10 @@ function writeNewFile(path: string, data: Buffer, durable: boolean): Promise<voi
       fsWrite(fd, data, 0, data.length, 0, (we, n) => {
         if (we) return done(we);
         if (n !== data.length) return done(new Error(`short write (${n} of ${data.length} bytes)`));
-        if (durable) fsync(fd, done);
-        else done(null);
+        fsync(fd, done);
       });
     });
   });
-}
-
-/** Creates path, which must not exist, and returns it open for writing (callback API, no FileHandle). */
-function createNew(path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fsOpen(path, "wx", (err, fd) => (err ? reject(err) : resolve(fd)));
-  });
-}
-
-/** Removes a file that may be gone already (one unlink, where rm would lstat first). */
-async function unlinkIfThere(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (err) {
-    if (!isMissing(err)) throw err;
-  }
 }
 
 async function fsyncPath(path: string): Promise<void> {
@@ -355,7 +213,7 @@ export class DiskStorage implements Storage {
   readonly #flushMs: number;
   readonly #granularity: number;
   readonly #foreignTempAge: number;
-  readonly #blockingLoads: boolean;
+  readonly #calls: FileCalls;
   readonly #syncfsBatch: number;
   readonly #locks = new Map<string, Promise<void>>();
   readonly #live = new Set<StagedFile>();
@@ -375,7 +233,7 @@ export class DiskStorage implements Storage {
     this.#flushMs = opts.accessFlushMs ?? 60_000;
     this.#granularity = opts.accessGranularityMs ?? 3_600_000;
     this.#foreignTempAge = opts.foreignTempMaxAgeMs ?? 86_400_000;
-    this.#blockingLoads = opts.blockingLoads ?? false;
+    this.#calls = opts.blockingCalls === true ? blockingCalls : poolCalls;
     this.#syncfsBatch = opts.syncfsBatch ?? 32;
   }
 
@@ -444,11 +302,10 @@ export class DiskStorage implements Storage {
   async #load(key: string, mode: LoadMode): Promise<{ entry?: IndexEntry; outcome: LoadOutcome }> {
     const path = this.#path(key);
     try {
-      const blocking = this.#blockingLoads;
-      const st = blocking ? readArtefactSync(path, this.#smallMax) : await readArtefact(path, this.#smallMax);
+      const st = await this.#calls.readArtefact(path, this.#smallMax);
       if (st === undefined) return { outcome: "absent" };
       const metaPath = path + META_SUFFIX;
-      const text = blocking ? readWholeSync(metaPath, MAX_RECORD) : await readWhole(metaPath, MAX_RECORD);
+      const text = await this.#calls.readWhole(metaPath, MAX_RECORD);
       const recorded = text === undefined ? undefined : parseMetaRecord(text.toString("utf8"));
       const immutable = isImmutableKey(key);
       const data = st.data;
@@ -493,7 +350,7 @@ export class DiskStorage implements Storage {
   async #writeRecord(artefactPath: string, meta: ArtefactMeta, durable: boolean): Promise<void> {
     const tmp = await this.#prepareRecord(meta, durable);
     try {
-      await rename(tmp, artefactPath + META_SUFFIX);
+      await this.#calls.rename(tmp, artefactPath + META_SUFFIX);
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
@@ -504,7 +361,8 @@ export class DiskStorage implements Storage {
   async #prepareRecord(meta: ArtefactMeta, durable: boolean): Promise<string> {
     const tmp = this.#tempPath("meta");
     try {
-      await writeNewFile(tmp, Buffer.from(formatMetaRecord(meta)), durable);
+      const record = Buffer.from(formatMetaRecord(meta));
+      await (durable ? writeNewDurable(tmp, record) : this.#calls.writeNew(tmp, record));
       return tmp;
     } catch (err) {
       await rm(tmp, { force: true });
@@ -645,14 +503,14 @@ export class DiskStorage implements Storage {
     const path = this.#tempPath("stage");
     let fd: number;
     try {
-      fd = await createNew(path);
+      fd = await this.#calls.createNew(path);
     } catch (err) {
       throw new StorageError(`cannot create a staged file in ${this.#tmp}: ${(err as Error).message}`, {
         cause: err,
       });
     }
     // The descriptor goes to the file's write stream (no second open), or is closed when it settles.
-    const file = new StagedFile(path, this, (f) => this.#live.delete(f), fd);
+    const file = new StagedFile(path, this, (f) => this.#live.delete(f), fd, this.#calls);
     this.#live.add(file);
     return file;
   }
@@ -683,7 +541,7 @@ export class DiskStorage implements Storage {
     let digest = staged.writtenDigest;
     // Written and synced by its own stream: already durable, digest known.
     if (digest !== undefined && staged.synced) return buildMeta(key, digest, put);
-    const size = sync ? await syncFile(staged.path) : (await stat(staged.path)).size;
+    const size = sync ? await syncFile(staged.path) : await this.#calls.size(staged.path);
     if (digest === undefined || digest.size !== size) digest = await hashFile(staged.path);
     return buildMeta(key, digest, put);
   }
@@ -798,7 +656,9 @@ export class DiskStorage implements Storage {
       const leftovers = taken.flatMap((p) =>
         p.recordTmp === undefined ? [p.file.path] : [p.file.path, p.recordTmp],
       );
-      await eachLimited(leftovers, SYNC_PARALLEL, unlinkIfThere);
+      await eachLimited(leftovers, SYNC_PARALLEL, async (path) => {
+        await this.#calls.unlinkIfThere(path);
+      });
     }
     // Every item has its outcome by now; the fallback only keeps the type honest.
     return outcomes.map(
@@ -830,7 +690,7 @@ export class DiskStorage implements Storage {
         // Made (or being made) by another item of the batch, which syncs what it created.
         await making;
       } else {
-        const made = mkdir(dir, { recursive: true });
+        const made = this.#calls.mkdirs(dir);
         inBatch?.batch.made.set(dir, made);
         firstCreated = await made;
       }
@@ -838,14 +698,14 @@ export class DiskStorage implements Storage {
       let replaced = false;
       if (immutable) {
         try {
-          await link(tmp, path);
+          await this.#calls.link(tmp, path);
         } catch (err) {
           const code = errCode(err) ?? "";
           if (code === "EEXIST") {
             const lost = await this.#commitLost(key, meta);
             if (lost !== undefined) return lost;
             // What was there contradicted its record and is gone now: ours takes its place.
-            await link(tmp, path);
+            await this.#calls.link(tmp, path);
           } else {
             if (!LINKLESS.has(code)) throw err;
             // A file system without hard links: check, then rename (racy only across processes).
@@ -853,7 +713,7 @@ export class DiskStorage implements Storage {
               const lost = await this.#commitLost(key, meta);
               if (lost !== undefined) return lost;
             }
-            await rename(tmp, path);
+            await this.#calls.rename(tmp, path);
           }
         }
       } else {
@@ -865,13 +725,13 @@ export class DiskStorage implements Storage {
         this.#index.delete(key);
         this.#lru.delete(key);
         await rm(path + META_SUFFIX, { force: true });
-        await rename(tmp, path);
+        await this.#calls.rename(tmp, path);
       }
       if (inBatch === undefined) {
         await this.#writeRecord(path, meta, true);
         await this.#syncDirs(dir, firstCreated);
       } else {
-        await rename(inBatch.recordTmp, path + META_SUFFIX);
+        await this.#calls.rename(inBatch.recordTmp, path + META_SUFFIX);
         for (const d of this.#dirsToSync(dir, firstCreated)) inBatch.batch.toSync.add(d);
       }
       this.#index.set(key, { meta, persistedAccess: 0 });

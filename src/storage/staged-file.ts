@@ -4,30 +4,17 @@
  * commit knows sha256/size without reading the file again.
  */
 import { createHash } from "node:crypto";
-import { fdatasync, close as fsClose, open as fsOpen, writev as fsWritev } from "node:fs";
+import { fdatasync, close as fsClose, open as fsOpen } from "node:fs";
 import { rm } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { crc32 } from "node:zlib";
 import { StorageError } from "../errors.ts";
 import type { Digest } from "./artefact-meta.ts";
+import { type FileCalls, poolCalls } from "./file-calls.ts";
 import type { Staged } from "./storage.ts";
 
 /** Writes of one staged file that may be under way at once (they share the thread pool with everything else). */
 const MAX_WRITES_IN_FLIGHT = 2;
-
-/** Writes all of chunks at position, going on after short writes. */
-function writeAll(fd: number, chunks: Buffer[], position: number, cb: (err: Error | null) => void): void {
-  fsWritev(fd, chunks, position, (err, written) => {
-    if (err) return cb(err);
-    let left = written;
-    let i = 0;
-    while (i < chunks.length && left >= chunks[i]!.length) left -= chunks[i++]!.length;
-    if (i === chunks.length) return cb(null);
-    if (written === 0) return cb(new Error("the file system accepted no bytes"));
-    const rest = [chunks[i]!.subarray(left), ...chunks.slice(i + 1)];
-    writeAll(fd, rest, position + written, cb);
-  });
-}
 
 export class StagedFile implements Staged {
   readonly path: string;
@@ -41,12 +28,21 @@ export class StagedFile implements Staged {
 
   /** A descriptor open for writing from the file's creation, for the write stream; closed when the file settles unused. */
   #fd: number | undefined;
+  /** How the write stream writes and closes (the owning store's calls: blocking ones for small writes in a batch command). */
+  readonly #calls: FileCalls;
 
-  constructor(path: string, owner: object, onSettle: (file: StagedFile) => void, fd?: number) {
+  constructor(
+    path: string,
+    owner: object,
+    onSettle: (file: StagedFile) => void,
+    fd?: number,
+    calls: FileCalls = poolCalls,
+  ) {
     this.path = path;
     this.owner = owner;
     this.#onSettle = onSettle;
     this.#fd = fd;
+    this.#calls = calls;
   }
 
   /** Committed or disposed: the file no longer belongs to this handle. */
@@ -93,6 +89,7 @@ export class StagedFile implements Staged {
       else waiter = () => drained(cb);
     };
     const self = this;
+    const calls = this.#calls;
     // Direct positional writes on one descriptor, hashed on the way; the next chunks are hashed
     // while earlier ones are still being written (the caller must not reuse a buffer it wrote).
     const push = (chunks: Buffer[], cb: (err?: Error | null) => void) => {
@@ -106,7 +103,7 @@ export class StagedFile implements Staged {
       const at = size;
       size += len;
       inFlight++;
-      writeAll(fd!, chunks, at, settled);
+      calls.writeAll(fd!, chunks, at).then(() => settled(null), settled);
       if (inFlight < MAX_WRITES_IN_FLIGHT) cb();
       else waiter = () => cb(failure ?? null);
     };
@@ -137,16 +134,20 @@ export class StagedFile implements Staged {
       },
       final(cb) {
         drained(() => {
+          const closed = (syncErr: Error | null, err: Error | null) => {
+            fd = undefined;
+            if (failure !== undefined) return cb(failure);
+            if (syncErr) return cb(wrap(syncErr));
+            if (err) return cb(wrap(err));
+            self.#written = { sha256: hash.digest("hex"), size, crc32: crc };
+            self.#synced = opts.sync === true;
+            cb();
+          };
           const close = (syncErr: Error | null) =>
-            fsClose(fd!, (err) => {
-              fd = undefined;
-              if (failure !== undefined) return cb(failure);
-              if (syncErr) return cb(wrap(syncErr));
-              if (err) return cb(wrap(err));
-              self.#written = { sha256: hash.digest("hex"), size, crc32: crc };
-              self.#synced = opts.sync === true;
-              cb();
-            });
+            calls.close(fd!).then(
+              () => closed(syncErr, null),
+              (err: Error) => closed(syncErr, err),
+            );
           if (opts.sync === true && failure === undefined) fdatasync(fd!, close);
           else close(null);
         });
