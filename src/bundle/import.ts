@@ -33,7 +33,7 @@ import { open, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { basename } from "node:path";
 import { Readable } from "node:stream";
-import { finished, pipeline } from "node:stream/promises";
+import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import type { Extract } from "tar-stream";
 import tar from "tar-stream";
@@ -491,9 +491,7 @@ async function writeStaged(storage: Storage, pf: PendingFile, data: Buffer, name
   pf.staged = staged;
   // A large file is synced here, behind the reading, so the commit at the end has little left
   // to write out; small ones are left to the commit (one syncfs for the lot, in a large batch).
-  const out = staged.createWriteStream({ sync: data.length >= SYNC_BEHIND_MIN });
-  out.end(data);
-  await finished(out);
+  await staged.write(data, { sync: data.length >= SYNC_BEHIND_MIN });
   const got = staged.writtenDigest;
   if (got === undefined) throw new GoarkError("INTERNAL", `staged file ${staged.path} reported no digest`);
   if (got.sha256 !== pf.file.sha256 || got.size !== pf.file.size) throw tampered(name, pf.file, got);
@@ -918,9 +916,7 @@ async function commitAll(
       if (plan.outcome !== "written") continue;
       const staged = await storage.stage();
       lists.push({ key: plan.key, staged, meta: plan.meta });
-      const out = staged.createWriteStream();
-      out.end(Buffer.from(plan.text));
-      await finished(out);
+      await staged.write(Buffer.from(plan.text));
     }
   };
   const staging = await Promise.allSettled(

@@ -275,12 +275,39 @@ export function runStorageCompliance(name: string, open: () => Promise<StorageHa
         await assert.rejects(
           s.commitStaged(
             zipKey(M, "v1.0.3"),
-            { path: "/etc/hostname", createWriteStream: a.createWriteStream, dispose: async () => {} },
+            {
+              path: "/etc/hostname",
+              createWriteStream: a.createWriteStream,
+              write: a.write,
+              dispose: async () => {},
+            },
             { origin: ORIGIN },
           ),
           isCode("STORAGE"),
         );
         assert.equal(await s.stat(zipKey(M, "v1.0.3")), undefined);
+
+        // Bytes in memory, written whole (synced or not), in a lone commit and in a batch.
+        const w = await s.stage();
+        await w.write(Buffer.from("written zip"));
+        assert.equal(w.writtenDigest?.sha256, sha(Buffer.from("written zip")));
+        const ws = await s.stage();
+        await ws.write(Buffer.from("written mod"), { sync: true });
+        // One write per staged file, whichever the form.
+        await assert.rejects(w.write(Buffer.from("again")), isCode("STORAGE"));
+        assert.throws(() => w.createWriteStream(), isCode("STORAGE"));
+        const rw = await s.commitStaged(zipKey(M, "v1.0.7"), w, {
+          origin: ORIGIN,
+          sha256: sha(Buffer.from("written zip")),
+        });
+        assert.equal(rw.meta.crc32, crc32(Buffer.from("written zip")));
+        const [rws] = await s.commitStagedMany([
+          { key: modKey(M, "v1.0.7"), staged: ws, meta: { origin: ORIGIN } },
+        ]);
+        assert.ok(rws?.ok && rws.result.meta.size === "written mod".length);
+        assert.equal((await s.getBytes(zipKey(M, "v1.0.7")))?.toString(), "written zip");
+        assert.equal((await s.getBytes(modKey(M, "v1.0.7")))?.toString(), "written mod");
+        await assert.rejects(w.write(Buffer.from("after commit")), isCode("STORAGE"));
 
         const c = await s.stage();
         await writeFile(c.path, "abandoned");
@@ -321,6 +348,7 @@ export function runStorageCompliance(name: string, open: () => Promise<StorageHa
             staged: {
               path: "/etc/hostname",
               createWriteStream: byPath.createWriteStream,
+              write: byPath.write,
               dispose: async () => {},
             },
             meta: { origin: ORIGIN },

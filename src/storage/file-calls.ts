@@ -158,13 +158,16 @@ function readFullySync(fd: number, length: number): Buffer {
   return buf;
 }
 
-/** Opens path for reading (blocking), runs fn on it and closes it; undefined if path is missing. */
-function withFdSync<T>(path: string, fn: (fd: number) => T): T | undefined {
-  // Absent is the common answer in a batch (is this key stored yet?): a stat that returns
-  // undefined costs far less than the exception a failed open throws.
+/**
+ * Opens path for reading (blocking), runs fn on it and closes it; undefined if
+ * path is missing. With probe, a stat asks first: where absence is the
+ * common answer (is this key stored yet?), a stat that returns undefined
+ * costs far less than the exception a failed open throws.
+ */
+function withFdSync<T>(path: string, probe: boolean, fn: (fd: number) => T): T | undefined {
   let fd: number;
   try {
-    if (statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
+    if (probe && statSync(path, { throwIfNoEntry: false }) === undefined) return undefined;
     fd = openSync(path, "r");
   } catch (err) {
     if (isMissing(err)) return undefined;
@@ -291,7 +294,7 @@ export const blockingCalls: FileCalls = {
   mkdirs: (dir) => now(() => mkdirSync(dir, { recursive: true })),
   readArtefact: (path, smallMax) =>
     now(() =>
-      withFdSync(path, (fd) => {
+      withFdSync(path, true, (fd) => {
         const st = fstatSync(fd);
         if (!st.isFile()) return undefined;
         const out = { size: st.size, mtimeMs: st.mtimeMs };
@@ -300,7 +303,8 @@ export const blockingCalls: FileCalls = {
     ),
   readWhole: (path, max) =>
     now(() =>
-      withFdSync(path, (fd) => {
+      // Records are read when their artefact is there: present as a rule.
+      withFdSync(path, false, (fd) => {
         const data = readFullySync(fd, max + 1);
         return data.length > max ? Buffer.alloc(0) : data;
       }),

@@ -60,12 +60,67 @@ export class StagedFile implements Staged {
     return this.#synced;
   }
 
-  createWriteStream(opts: { sync?: boolean } = {}): Writable {
+  /** Claims the file's one write (stream or write()); throws when it was claimed or the file settled. */
+  #claim(): void {
     if (this.#streamed) {
-      throw new StorageError(`staged file ${this.path}: createWriteStream may be called only once`);
+      throw new StorageError(`staged file ${this.path}: it may be written only once`);
     }
     if (this.#settled) throw new StorageError(`staged file ${this.path}: already committed or disposed`);
     this.#streamed = true;
+  }
+
+  /** The descriptor left open by the store at creation, or a new one. */
+  async #openForWrite(): Promise<number> {
+    const fd = this.#fd;
+    if (fd !== undefined) {
+      this.#fd = undefined;
+      return fd;
+    }
+    return new Promise((resolve, reject) =>
+      fsOpen(this.path, "w", (err, opened) => (err ? reject(err) : resolve(opened))),
+    );
+  }
+
+  /**
+   * Writes data as the file's whole content, hashed on the way, without a
+   * stream's machinery (for bytes already in memory); with sync, also
+   * fdatasync-ed. Instead of createWriteStream, once.
+   */
+  async write(data: Buffer, opts: { sync?: boolean } = {}): Promise<void> {
+    this.#claim();
+    const wrap = (err: unknown) =>
+      new StorageError(`writing staged file ${this.path}: ${(err as Error).message}`, { cause: err });
+    let fd: number;
+    try {
+      fd = await this.#openForWrite();
+    } catch (err) {
+      throw wrap(err);
+    }
+    const digest = {
+      sha256: createHash("sha256").update(data).digest("hex"),
+      size: data.length,
+      crc32: crc32(data),
+    };
+    try {
+      await this.#calls.writeAll(fd, [data], 0);
+      if (opts.sync === true) {
+        await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+      }
+    } catch (err) {
+      await this.#calls.close(fd).catch(() => undefined);
+      throw wrap(err);
+    }
+    try {
+      await this.#calls.close(fd);
+    } catch (err) {
+      throw wrap(err);
+    }
+    this.#written = digest;
+    this.#synced = opts.sync === true;
+  }
+
+  createWriteStream(opts: { sync?: boolean } = {}): Writable {
+    this.#claim();
     const path = this.path;
     const hash = createHash("sha256");
     let crc = 0;
@@ -111,17 +166,13 @@ export class StagedFile implements Staged {
       highWaterMark: 1 << 20,
       construct(cb) {
         // The file was created empty and left open by the store: written from there.
-        if (self.#fd !== undefined) {
-          fd = self.#fd;
-          self.#fd = undefined;
-          cb();
-          return;
-        }
-        fsOpen(path, "w", (err, opened) => {
-          if (err) return cb(wrap(err));
-          fd = opened;
-          cb();
-        });
+        self.#openForWrite().then(
+          (opened) => {
+            fd = opened;
+            cb();
+          },
+          (err: Error) => cb(wrap(err)),
+        );
       },
       write(chunk: Buffer, _enc, cb) {
         push([chunk], cb);

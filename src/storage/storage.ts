@@ -74,7 +74,13 @@ export interface Staged {
    * theirs, not the commit's).
    */
   createWriteStream(opts?: { sync?: boolean }): Writable;
-  /** sha256/size of what went through createWriteStream, once that stream finished cleanly. */
+  /**
+   * Writes data as the whole file, for bytes already in memory (no stream);
+   * `sync` as for createWriteStream. A staged file is written once: by
+   * this or by createWriteStream.
+   */
+  write(data: Buffer, opts?: { sync?: boolean }): Promise<void>;
+  /** sha256/size of what was written (stream or write), once that finished cleanly. */
   readonly writtenDigest?: { sha256: string; size: number } | undefined;
   /** Removes the file if it was not committed; idempotent, safe after commit. */
   dispose(): Promise<void>;
