@@ -533,13 +533,13 @@ export class DiskStorage implements Storage {
   /**
    * Makes a taken staged file durable (with sync false, a syncfs of the
    * whole batch does that later) and returns its record: the digest its
-   * write stream computed when the file still has that size, else hashed. A
-   * stream that synced the file (createWriteStream({ sync: true })) has done
-   * both already: its digest is taken as it is.
+   * write computed when the file still has that size, else hashed. A write
+   * that synced the file (write or createWriteStream with { sync: true })
+   * has done both already: its digest is taken as it is.
    */
   async #durableMeta(key: string, staged: StagedFile, put: PutMeta, sync = true): Promise<ArtefactMeta> {
     let digest = staged.writtenDigest;
-    // Written and synced by its own stream: already durable, digest known.
+    // Written and synced by its own write: already durable, digest known.
     if (digest !== undefined && staged.synced) return buildMeta(key, digest, put);
     const size = sync ? await syncFile(staged.path) : await this.#calls.size(staged.path);
     if (digest === undefined || digest.size !== size) digest = await hashFile(staged.path);

@@ -1,7 +1,8 @@
 /**
  * The Staged implementation the local backends share: a temporary file the
- * store owns, with a write stream that hashes what passes through it so a
- * commit knows sha256/size without reading the file again.
+ * store owns, written once (a stream, or write() for bytes in memory) and
+ * hashed on the way, so a commit knows sha256/size without reading the file
+ * again.
  */
 import { createHash } from "node:crypto";
 import { fdatasync, close as fsClose, open as fsOpen } from "node:fs";
