@@ -23,7 +23,7 @@ export async function withStore<T>(cmd: Command, fn: (storage: Storage) => Promi
   const loc = config.storage;
   if (loc.kind !== "disk")
     throw new ConfigError(`storage ${loc.kind}:// is not supported yet; use a directory`);
-  // Batch commands: nothing else waits on the event loop, so a key loads with blocking calls.
+  // Batch commands: nothing else waits on the event loop, so the store's small file calls block (file-calls.ts).
   const storage = await DiskStorage.open({
     root: resolve(loc.path),
     memoryBytes: config.memoryCacheBytes,
