@@ -33,7 +33,7 @@
  * moved by more than accessGranularityMs, so reads never cause writes.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { type Dirent, close as fsClose, open as fsOpen, fstat, write as fsWrite, fsync } from "node:fs";
+import { type Dirent, close as fsClose, open as fsOpen, fstat, fsync } from "node:fs";
 import { lstat, mkdir, open, readdir, readFile, rm } from "node:fs/promises";
 import { hostname } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -54,7 +54,7 @@ import {
   sameDigest,
 } from "./artefact-meta.ts";
 import { ByteLru } from "./byte-lru.ts";
-import { blockingCalls, type FileCalls, isMissing, poolCalls } from "./file-calls.ts";
+import { blockingCalls, type FileCalls, isMissing, poolCalls, writeNewFile } from "./file-calls.ts";
 import { checkKey, checkKeyPrefix, isImmutableKey, META_SUFFIX } from "./keys.ts";
 import { StagedFile } from "./staged-file.ts";
 import type {
@@ -168,26 +168,6 @@ function syncFile(path: string): Promise<number> {
       fstat(fd, (se, st) => {
         if (se) return done(se);
         fsync(fd, (ye) => done(ye, st.size));
-      });
-    });
-  });
-}
-
-/** Creates path (it must not exist) holding data, fsync-ed; callback API, like syncFile. */
-function writeNewDurable(path: string, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fsOpen(path, "wx", (err, fd) => {
-      if (err) return reject(err);
-      const done = (e: Error | null) =>
-        fsClose(fd, (ce) => {
-          const failure = e ?? ce;
-          if (failure) reject(failure);
-          else resolve();
-        });
-      fsWrite(fd, data, 0, data.length, 0, (we, n) => {
-        if (we) return done(we);
-        if (n !== data.length) return done(new Error(`short write (${n} of ${data.length} bytes)`));
-        fsync(fd, done);
       });
     });
   });
@@ -362,7 +342,7 @@ export class DiskStorage implements Storage {
     const tmp = this.#tempPath("meta");
     try {
       const record = Buffer.from(formatMetaRecord(meta));
-      await (durable ? writeNewDurable(tmp, record) : this.#calls.writeNew(tmp, record));
+      await (durable ? writeNewFile(tmp, record, true) : this.#calls.writeNew(tmp, record));
       return tmp;
     } catch (err) {
       await rm(tmp, { force: true });

@@ -19,13 +19,13 @@ import {
   closeSync,
   fstat,
   fstatSync,
+  fsync,
   link,
   linkSync,
   mkdir,
   mkdirSync,
   open,
   openSync,
-  read,
   readSync,
   rename,
   renameSync,
@@ -38,6 +38,7 @@ import {
   writev,
   writevSync,
 } from "node:fs";
+import { readAt } from "../read-at.ts";
 import { errCode } from "../sys-errors.ts";
 
 /** An artefact's size and mtime, and its bytes when small enough to have been read. */
@@ -122,31 +123,40 @@ function blockingWriteAll(fd: number, chunks: Buffer[], position: number): void 
   }
 }
 
+/** Creates path (it must not exist) holding data, fsync-ed when durable; through the thread pool. */
+export function writeNewFile(path: string, data: Buffer, durable: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    open(path, "wx", (err, fd) => {
+      if (err) return reject(err);
+      const done = (failure: Error | null) =>
+        close(fd, (ce) => {
+          const e = failure ?? ce;
+          if (e) reject(e);
+          else resolve();
+        });
+      write(fd, data, 0, data.length, 0, (we, n) => {
+        if (we) return done(we);
+        if (n !== data.length) return done(new Error(`short write (${n} of ${data.length} bytes)`));
+        if (durable) fsync(fd, done);
+        else done(null);
+      });
+    });
+  });
+}
+
 function chunksSize(chunks: Buffer[]): number {
   let n = 0;
   for (const c of chunks) n += c.length;
   return n;
 }
 
-/** Reads up to length bytes at position 0 of fd, going on after short reads; resolves with what was read. */
-function readFully(fd: number, length: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const buf = Buffer.allocUnsafe(length);
-    const step = (at: number): void => {
-      if (at === length) {
-        resolve(buf);
-        return;
-      }
-      read(fd, buf, at, length - at, at, (err, n) => {
-        if (err) return reject(err);
-        if (n === 0) return resolve(buf.subarray(0, at));
-        step(at + n);
-      });
-    };
-    step(0);
-  });
+/** Up to length bytes from position 0 of fd (fewer where the file ends). */
+async function readFully(fd: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  return buf.subarray(0, await readAt(fd, buf, 0));
 }
 
+/** readFully with blocking calls. */
 function readFullySync(fd: number, length: number): Buffer {
   const buf = Buffer.allocUnsafe(length);
   let at = 0;
@@ -186,21 +196,7 @@ export const poolCalls: FileCalls = {
     new Promise((resolve, reject) => open(path, "wx", (err, fd) => (err ? reject(err) : resolve(fd)))),
   writeAll: poolWriteAll,
   close: (fd) => new Promise((resolve, reject) => close(fd, (err) => (err ? reject(err) : resolve()))),
-  writeNew: (path, data) =>
-    new Promise((resolve, reject) => {
-      open(path, "wx", (err, fd) => {
-        if (err) return reject(err);
-        write(fd, data, 0, data.length, 0, (we, n) => {
-          const failure =
-            we ?? (n === data.length ? null : new Error(`short write (${n} of ${data.length} bytes)`));
-          close(fd, (ce) => {
-            const e = failure ?? ce;
-            if (e) reject(e);
-            else resolve();
-          });
-        });
-      });
-    }),
+  writeNew: (path, data) => writeNewFile(path, data, false),
   size: (path) =>
     new Promise((resolve, reject) => stat(path, (err, st) => (err ? reject(err) : resolve(st.size)))),
   link: (existing, path) =>
